@@ -1,0 +1,1 @@
+"""Greengrass components that run on gateways. Each folder is one component; its recipe lives in recipes/."""

@@ -1,0 +1,44 @@
+"""The `edgeloop` command: one entry point, one command group per area.
+
+Each area owns its group in its own `cli.py` with `register(subparsers)`; handlers take the parsed
+arguments and return the exit code. Heavy imports (xgboost, scipy) happen inside handlers so that
+`edgeloop core start` does not pay for the twin's dependencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+
+# (module, what it adds) — each module exposes register(subparsers).
+_GROUPS = (
+    "edgeloop.simulator.core.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgeloop",
+        description="Run ML on AWS IoT Greengrass gateways and keep it improving from the cloud.")
+    parser.add_argument("--version", action="version", version=f"edgeloop {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    import importlib
+    for module in _GROUPS:
+        importlib.import_module(module).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
