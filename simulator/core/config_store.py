@@ -96,6 +96,11 @@ class ConfigStore:
             raise KeyError(component)
         return copy.deepcopy(_get(self._trees[component], tuple(key_path)))
 
+    def defaults(self, component: str) -> dict | None:
+        """The DefaultConfiguration last installed for `component` (None if unknown)."""
+        value = self._defaults.get(component)
+        return copy.deepcopy(value) if value is not None else None
+
     def version(self, component: str) -> int:
         """Bumps on every change of `component`'s configuration (lets readers cache derived views)."""
         return self._versions.get(component, 0)

@@ -1,0 +1,90 @@
+"""The one IPC client wrapper every edgeloop component (and the `edgeloop core` CLI) uses.
+
+It is the official `GreengrassCoreIPCClientV2`, connected from the environment Greengrass gives a
+component (`AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT`, `SVCUID`) or from an explicit
+socket and token, plus the few conveniences components repeat: JSON publish and subscribe with
+decoded messages, and a clean close. The same code runs on a real Greengrass nucleus and on
+edgeloop's local core.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Callable
+
+import awsiot.greengrasscoreipc
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from awsiot.greengrasscoreipc.model import (BinaryMessage, JsonMessage, PublishMessage, QOS,
+                                             SubscriptionResponseMessage)
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[str, Any], None]  # (topic, decoded payload)
+
+
+def connect(socket_path: str | None = None, token: str | None = None, timeout: float = 10.0) -> GreengrassCoreIPCClientV2:
+    """Connect to the core; without arguments, from the component's environment."""
+    if socket_path is None and token is None:
+        return GreengrassCoreIPCClientV2()
+    return GreengrassCoreIPCClientV2(client=awsiot.greengrasscoreipc.connect(
+        ipc_socket=socket_path, authtoken=token, timeout=timeout))
+
+
+def decode(message: SubscriptionResponseMessage) -> tuple[str, Any]:
+    """(topic, payload) of a local pub/sub message: JSON messages as the JSON value, binary ones as bytes."""
+    if message.json_message is not None:
+        return message.json_message.context.topic, message.json_message.message
+    return message.binary_message.context.topic, message.binary_message.message
+
+
+class Ipc:
+    """A connected component: publish/subscribe JSON on local pub/sub and IoT Core, then close()."""
+
+    def __init__(self, client: GreengrassCoreIPCClientV2 | None = None) -> None:
+        self.client = client or connect()
+        self._operations: list[Any] = []
+
+    def publish_json(self, topic: str, value: Any) -> None:
+        self.client.publish_to_topic(topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=value)))
+
+    def publish_binary(self, topic: str, data: bytes) -> None:
+        self.client.publish_to_topic(topic=topic, publish_message=PublishMessage(binary_message=BinaryMessage(message=data)))
+
+    def publish_iot_json(self, topic: str, value: Any, qos: str = QOS.AT_LEAST_ONCE) -> None:
+        self.client.publish_to_iot_core(topic_name=topic, qos=qos, payload=json.dumps(value).encode())
+
+    def subscribe(self, topic: str, handler: MessageHandler) -> None:
+        """Call `handler(topic, payload)` for each local pub/sub message; a failing handler is logged, not fatal."""
+        def on_event(message: SubscriptionResponseMessage) -> None:
+            try:
+                handler(*decode(message))
+            except Exception:
+                log.exception("handler for %s failed", topic)
+        _, operation = self.client.subscribe_to_topic(topic=topic, on_stream_event=on_event)
+        self._operations.append(operation)
+
+    def subscribe_iot(self, topic: str, handler: MessageHandler, qos: str = QOS.AT_LEAST_ONCE) -> None:
+        """Call `handler(topic, payload_bytes)` for each message from IoT Core on `topic`."""
+        def on_event(event: Any) -> None:
+            try:
+                handler(event.message.topic_name, event.message.payload)
+            except Exception:
+                log.exception("handler for IoT Core topic %s failed", topic)
+        _, operation = self.client.subscribe_to_iot_core(topic_name=topic, qos=qos, on_stream_event=on_event)
+        self._operations.append(operation)
+
+    def close(self) -> None:
+        for operation in self._operations:
+            try:
+                operation.close()
+            except Exception:
+                pass
+        self._operations.clear()
+        self.client.close()
+
+    def __enter__(self) -> "Ipc":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,50 @@
+"""Test component: echoes local pub/sub messages, optionally out to IoT Core, and writes what it saw.
+
+Configuration: {"in": topic filter, "out": local topic, "iotOut": IoT Core topic or "", "subscribeIot": ""}.
+"""
+import json
+import os
+import sys
+import time
+
+from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
+from awsiot.greengrasscoreipc.model import BinaryMessage, JsonMessage, PublishMessage, QOS
+
+name = os.environ.get("COMPONENT", "echo")
+ipc = GreengrassCoreIPCClientV2()
+config = ipc.get_configuration(key_path=[]).value
+seen = open("seen.jsonl", "a", buffering=1)
+
+
+def on_message(event):
+    if event.json_message is not None:
+        topic, payload = event.json_message.context.topic, event.json_message.message
+    else:
+        topic, raw = event.binary_message.context.topic, event.binary_message.message
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = {"binary": raw.decode("latin-1")}
+    seen.write(json.dumps({"topic": topic, "payload": payload}) + "\n")
+    reply = {"echo": payload, "topic": topic, "thing": os.environ["AWS_IOT_THING_NAME"]}
+    if config.get("out"):
+        ipc.publish_to_topic(topic=config["out"], publish_message=PublishMessage(json_message=JsonMessage(message=reply)))
+    if config.get("iotOut"):
+        ipc.publish_to_iot_core(topic_name=config["iotOut"], qos=QOS.AT_LEAST_ONCE, payload=json.dumps(reply).encode())
+
+
+def on_iot(event):
+    msg = event.message
+    seen.write(json.dumps({"iot_topic": msg.topic_name, "payload": msg.payload.decode()}) + "\n")
+    if config.get("out"):
+        ipc.publish_to_topic(topic=config["out"], publish_message=PublishMessage(
+            binary_message=BinaryMessage(message=msg.payload)))
+
+
+ipc.subscribe_to_topic(topic=config["in"], on_stream_event=on_message)
+if config.get("subscribeIot"):
+    ipc.subscribe_to_iot_core(topic_name=config["subscribeIot"], qos=QOS.AT_LEAST_ONCE, on_stream_event=on_iot)
+print("echo ready", flush=True)
+open("ready", "w").close()
+while True:
+    time.sleep(3600)
