@@ -241,7 +241,7 @@ class DeploymentHandler:
         except ResolutionError as exc:
             raise DeploymentFailed(str(exc), "COMPONENT_VERSION_REQUIREMENTS_NOT_MET") from exc
         for name in request.configuration:
-            if name not in resolved:
+            if name not in resolved and name not in self._builtins:
                 raise DeploymentFailed(
                     f"the configuration update names {name}, which is not deployed and not in this deployment",
                     "INVALID_REQUEST")
@@ -297,7 +297,7 @@ class DeploymentHandler:
             self._config.remove(name)
         new_order = self._order(target.resolved)
         try:
-            for name in new_order:
+            for name in sorted(set(new_order) | (set(configuration) & set(self._builtins))):
                 if name in self._builtins:
                     defaults: dict = {}
                     try:
