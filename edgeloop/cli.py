@@ -16,6 +16,7 @@ from . import __version__
 # (module, what it adds) — each module exposes register(subparsers).
 _GROUPS = (
     "edgeloop.simulator.core.cli",
+    "edgeloop.simulator.cli",
 )
 
 

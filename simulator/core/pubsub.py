@@ -23,7 +23,7 @@ class Message:
     topic: str
     json: Any = None
     binary: bytes | None = None
-    source: str = ""  # the publisher: a component name, or "bridge:LocalMqtt" / "bridge:IotCore"
+    source: str = ""  # the publisher: a component name, or "bridge" for the MQTT bridge
 
     @property
     def is_binary(self) -> bool:

@@ -1,0 +1,139 @@
+"""`edgeloop simulate ...`: device simulators from the command line.
+
+  edgeloop simulate plant --plant-id ID --broker mqtt://HOST:PORT [--speedup X] [--duration S]
+  edgeloop simulate plant --csv FILE --hours N [--seed N] [--start ISO]
+  edgeloop simulate plant --boundaries FILE | --plot FILE.png [--pressure P]
+
+Exit codes: 0 done, 2 bad arguments or unreachable broker (a message on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+
+def _positive(kind: type) -> Callable[[str], Any]:
+    """argparse type: a number of `kind` greater than zero."""
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+        return value
+    return parse
+
+
+def _broker(text: str) -> Any:
+    from edgeloop.simulator.plant.publisher import parse_broker
+    try:
+        return parse_broker(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _start(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `simulate` command group."""
+    simulate = subparsers.add_parser("simulate", help="run device simulators")
+    devices = simulate.add_subparsers(dest="device", metavar="DEVICE", required=True)
+    plant = devices.add_parser(
+        "plant", help="four-compressor plant: live MQTT telemetry or a CSV history",
+        description="Simulate the compressed-air plant. With --broker it is an MQTT client "
+                    "device publishing dt/compressor/<plant_id>/telemetry; with --csv it writes "
+                    "a history (timestamp,flow,pressure,power,config).")
+    mode = plant.add_mutually_exclusive_group()
+    mode.add_argument("--broker", type=_broker, help="mqtt://HOST:PORT to publish to")
+    mode.add_argument("--csv", metavar="FILE", help="write a telemetry history to FILE")
+    plant.add_argument("--plant-id", help="plant id (topic level); required with --broker")
+    plant.add_argument("--speedup", type=_positive(float), default=60.0,
+                       help="simulated seconds per wall second (one sample per simulated "
+                            "minute; default 60 = one sample a second)")
+    plant.add_argument("--duration", type=_positive(float), metavar="S",
+                       help="stop publishing after S wall seconds (default: run until ^C)")
+    plant.add_argument("--count", type=_positive(int), metavar="N",
+                       help="stop publishing after N samples")
+    plant.add_argument("--hours", type=_positive(float), help="history length for --csv")
+    plant.add_argument("--start", type=_start, help="first history timestamp (ISO-8601, UTC); "
+                                                    "default 2024-01-01T00:00Z")
+    plant.add_argument("--seed", type=int, default=0, help="seed of demand, noise, operation")
+    plant.add_argument("--plant-seed", type=int, default=0,
+                       help="seed of the plant's individuality (nameplate scatter, wear)")
+    plant.add_argument("--boundaries", metavar="FILE",
+                       help="also write the configurations' feasible flow ranges as JSON")
+    plant.add_argument("--plot", metavar="FILE.png",
+                       help="also draw power curves, staging and oracle choice (matplotlib)")
+    plant.add_argument("--pressure", type=_positive(float), default=65.0,
+                       help="discharge pressure of the --plot picture, psig (default 65)")
+    plant.set_defaults(func=run_plant)
+
+
+def _error(message: str) -> int:
+    print(f"edgeloop simulate plant: error: {message}", file=sys.stderr)
+    return 2
+
+
+def run_plant(args: argparse.Namespace) -> int:
+    """Handler of `edgeloop simulate plant`; returns the exit code."""
+    from edgeloop.simulator.plant import Plant
+    from edgeloop.simulator.plant.publisher import PlantPublisher, PublisherError
+    from edgeloop.simulator.plant.telemetry import history_batch, write_csv_file
+
+    if not (args.broker or args.csv or args.boundaries or args.plot):
+        return _error("nothing to do: give --broker, --csv, --boundaries or --plot")
+    if args.csv and args.hours is None:
+        return _error("--csv needs --hours N")
+    if args.broker and not args.plant_id:
+        return _error("--broker needs --plant-id ID")
+    plant = Plant.default(args.plant_seed)
+    try:
+        if args.boundaries:
+            plant.write_boundaries(args.boundaries)
+            print(f"wrote boundaries of {len(plant.configurations)} configurations to "
+                  f"{args.boundaries}", file=sys.stderr)
+        if args.plot:
+            from edgeloop.simulator.plant.plot import plot_power_curves
+            plot_power_curves(plant, args.plot, pressure=args.pressure)
+            print(f"wrote {args.plot}", file=sys.stderr)
+        if args.csv:
+            batch = history_batch(plant, args.hours, args.seed, args.start)
+            write_csv_file(batch, args.csv)
+            print(f"wrote {len(batch)} rows ({args.hours:g} h) to {args.csv}", file=sys.stderr)
+        if args.broker:
+            publisher = PlantPublisher(plant, args.plant_id, args.broker, speedup=args.speedup,
+                                       seed=args.seed,
+                                       log=lambda line: print(line, file=sys.stderr, flush=True))
+            print(f"connecting to {args.broker}; will publish {publisher.topic}, one sample "
+                  f"every {publisher.interval_s:g} s", file=sys.stderr, flush=True)
+            sent = publisher.run(duration_s=args.duration, count=args.count)
+            print(f"published {sent} samples", file=sys.stderr)
+    except (PublisherError, ValueError, RuntimeError, OSError) as exc:
+        return _error(str(exc))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m edgeloop.simulator.cli simulate plant ...` without the top-level CLI."""
+    parser = argparse.ArgumentParser(prog="edgeloop")
+    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
