@@ -78,7 +78,7 @@ def baseline(count: int) -> tuple[float, float]:
     return throughput, percentile(rtts, 50)
 
 
-def write_component(base: Path, name: str, script: str, config: dict) -> None:
+def write_component(base: Path, name: str, script: str, config: dict, setenv: dict | None = None) -> None:
     (base / "recipes").mkdir(parents=True, exist_ok=True)
     art = base / "artifacts" / name / "1.0.0"
     art.mkdir(parents=True, exist_ok=True)
@@ -87,7 +87,8 @@ def write_component(base: Path, name: str, script: str, config: dict) -> None:
         "RecipeFormatVersion": "2020-01-25", "ComponentName": name, "ComponentVersion": "1.0.0",
         "ComponentConfiguration": {"DefaultConfiguration": config},
         "Manifests": [{"Platform": {"os": "linux"}, "Artifacts": [{"URI": f"s3://bench/{name}/main.py"}],
-                       "Lifecycle": {"Run": f"{sys.executable} -u {{artifacts:path}}/main.py"}}]}
+                       "Lifecycle": {"Run": f"{sys.executable} -u {{artifacts:path}}/main.py",
+                                     "Setenv": setenv or {}}}]}
     (base / "recipes" / f"{name}.yaml").write_text(yaml.safe_dump(recipe))
 
 
@@ -107,6 +108,9 @@ def main() -> int:
     parser.add_argument("--throughput-count", type=int, default=20000)
     parser.add_argument("--bridge-count", type=int, default=20000)
     parser.add_argument("--window", type=int, default=64, help="IPC publishes in flight in the throughput phase")
+    parser.add_argument("--keep", action="store_true", help="keep the core's root folder (logs) afterwards")
+    parser.add_argument("--raw-count", type=int, default=50000,
+                        help="messages for the wire-level clients that measure the server's own capacity")
     args = parser.parse_args()
 
     print(f"machine: {describe()}")
@@ -121,6 +125,13 @@ def main() -> int:
     write_component(tmp / "dev", "bench.Publisher", "ipc_publisher.py", {
         "topic": TOPIC, "size": SIZE, "latencyCount": args.latency_count, "throughputCount": args.throughput_count,
         "window": args.window, "startFile": str(start_file), "accessControl": policy})
+    raw_topic = "bench/raw"
+    raw_policy = {"aws.greengrass.ipc.pubsub": {"raw": {"operations": ["*"], "resources": [raw_topic]}}}
+    raw_start = tmp / "go-raw"
+    for role in ("sub", "pub"):
+        write_component(tmp / "dev", f"bench.Raw{role.title()}", "raw_ipc.py", {"accessControl": raw_policy},
+                        {"RAW_ROLE": role, "RAW_TOPIC": raw_topic, "RAW_COUNT": str(args.raw_count),
+                         "RAW_START_FILE": str(raw_start)})
     core = subprocess.Popen([sys.executable, "-m", "edgeloop.cli", "core", "start", "--root", str(root.root),
                              "--mqtt-port", "0", "--log-level", "WARNING"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -130,7 +141,8 @@ def main() -> int:
         with CoreClient(root) as client:
             deployment = client.create_deployment(
                 recipe_dir=str(tmp / "dev" / "recipes"), artifact_dir=str(tmp / "dev" / "artifacts"),
-                merge={"bench.Subscriber": "1.0.0", "bench.Publisher": "1.0.0"}, remove=[],
+                merge={"bench.Subscriber": "1.0.0", "bench.Publisher": "1.0.0", "bench.RawSub": "1.0.0",
+                       "bench.RawPub": "1.0.0"}, remove=[],
                 configuration={"aws.greengrass.clientdevices.mqtt.Bridge": {"MERGE": {"mqttTopicMapping": {
                     "bench": {"topic": TOPIC, "source": "LocalMqtt", "target": "Pubsub"}}}}},
                 failure_policy="ROLLBACK")
@@ -165,6 +177,17 @@ def main() -> int:
               f"msg/s published (target >= 5,000: {'met' if ipc_tp >= 5000 else 'NOT met'}); "
               f"{ipc_tp / base_tp:.3f}x the bare socket; all {total:,} delivered")
 
+        # the server's own capacity, with wire-level clients that cost little
+        raw_sub = root.work_dir("bench.RawSub")
+        wait_for(lambda: (raw_sub / "ready").exists(), 60, "the wire-level subscriber")
+        print(f"IPC, wire-level components: {args.raw_count:,} messages ...", flush=True)
+        raw_start.touch()
+        raw = json.loads(wait_for(lambda: (raw_sub / "raw_results.json").exists() and
+                                  (raw_sub / "raw_results.json").read_text(), 300, "wire-level phase"))
+        raw_tp = raw["events"] / max(raw["seconds"], 1e-9)
+        print(f"IPC server capacity 1 KB (wire-level publisher and subscriber components): {raw_tp:,.0f} msg/s, "
+              f"{raw['events']:,} of {args.raw_count:,} delivered; {raw_tp / base_tp:.3f}x the bare socket")
+
         # client device -> broker -> bridge -> pub/sub -> component
         import paho.mqtt.client as mqtt
         url = read_status(root)["mqtt_url"]
@@ -190,7 +213,10 @@ def main() -> int:
     finally:
         core.send_signal(signal.SIGTERM)
         core.wait(60)
-        shutil.rmtree(tmp, ignore_errors=True)
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

@@ -17,6 +17,7 @@ from . import __version__
 _GROUPS = (
     "edgeloop.simulator.core.cli",
     "edgeloop.simulator.cli",
+    "edgeloop.cloud.twin.cli",
 )
 
 

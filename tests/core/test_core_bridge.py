@@ -114,3 +114,28 @@ def test_component_refused_iot_core_topic_outside_its_policy(core_factory, kit: 
     core.deploy(kit, {"com.test.Narrow": "1.0.0"})
     core.wait_state("com.test.Narrow", "FINISHED")
     assert (core.paths.work_dir("com.test.Narrow") / "result").read_text() == "refused"
+
+
+def test_client_devices_through_an_external_mosquitto(core_factory, kit: ComponentKit, mosquitto) -> None:
+    """`--mqtt-url` puts the bridge on a broker the site already runs instead of the embedded one."""
+    core = core_factory("--mqtt-url", mosquitto.url)
+    assert core.mqtt_url == mosquitto.url
+    kit.component("com.test.Listener", script=(HERE / "echo.py").read_text(), config={
+        "in": "plant/+/telemetry", "out": "plant/ack",
+        "accessControl": {"aws.greengrass.ipc.pubsub": {"l": {"operations": ["*"],
+                                                              "resources": ["plant/+/telemetry", "plant/ack"]}}}})
+    core.deploy(kit, {"com.test.Listener": "1.0.0"}, update_config={
+        "aws.greengrass.clientdevices.mqtt.Bridge": {"MERGE": {"mqttTopicMapping": {
+            "in": {"topic": "plant/+/telemetry", "source": "LocalMqtt", "target": "Pubsub"},
+            "out": {"topic": "plant/ack", "source": "Pubsub", "target": "LocalMqtt"}}}}})
+    wait_for(lambda: (core.paths.work_dir("com.test.Listener") / "ready").exists(), what="listener ready")
+    wait_for(lambda: "in, out" in core.core_log() or "out, in" in core.core_log(), what="bridge mapping applied")
+    device = Device(mosquitto.url, "plc-1")
+    try:
+        device.subscribe("plant/ack")
+        device.publish("plant/p1/telemetry", {"flow": 300.0})
+        topic, payload = device.next()
+        assert topic == "plant/ack"
+        assert json.loads(payload)["echo"] == {"flow": 300.0}
+    finally:
+        device.close()

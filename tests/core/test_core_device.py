@@ -253,3 +253,15 @@ def test_deploy_without_a_running_core_says_so(short_tmp: Path) -> None:
                              "--merge", "a=1.0.0"], capture_output=True, text=True)
     assert result.returncode == 1
     assert "no core is running" in result.stderr
+
+
+def test_configuration_used_in_the_lifecycle_restarts_the_component(core: RunningCore, kit: ComponentKit) -> None:
+    kit.component("com.test.Greeter", config={"greeting": "hello"},
+                  lifecycle={"Run": "echo {configuration:/greeting} >> said.txt; sleep 3600"})
+    core.deploy(kit, {"com.test.Greeter": "1.0.0"})
+    said = core.paths.work_dir("com.test.Greeter") / "said.txt"
+    wait_for(lambda: said.exists() and said.read_text().split() == ["hello"], what="first greeting")
+    core.deploy(update_config={"com.test.Greeter": {"MERGE": {"greeting": "bonjour"}}})
+    wait_for(lambda: said.read_text().split() == ["hello", "bonjour"], what="restart with the new greeting")
+    core.deploy(update_config={"com.test.Greeter": {"RESET": ["/greeting"]}})
+    wait_for(lambda: said.read_text().split() == ["hello", "bonjour", "hello"], what="reset to the default")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import threading
 import time
 
@@ -18,33 +15,7 @@ from edgeloop.simulator.core.mqtt.bridge import Bridge
 from edgeloop.simulator.core.mqtt.iotcore import IotCoreLink
 from edgeloop.simulator.core.pubsub import Message, PubSubBus
 
-pytestmark = [pytest.mark.timeout(60),
-              pytest.mark.skipif(shutil.which("mosquitto") is None, reason="mosquitto is not installed")]
-
-
-@pytest.fixture
-def mosquitto(tmp_path):
-    """Mosquitto 2 on a free loopback port; `max_queued_messages 0` so bursts are not dropped."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
-                    f"persistence false\nlog_dest stderr\n")
-    log = open(tmp_path / "mosquitto.log", "w")
-    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "mosquitto.log").read_text()
-            time.sleep(0.05)
-    yield port
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+pytestmark = pytest.mark.timeout(60)
 
 
 def client(port: int, client_id: str, *subscriptions: str, mqtt5: bool = False) -> tuple[paho.Client, list]:
@@ -74,7 +45,7 @@ def test_bridge_with_an_external_broker_both_ways_without_loops(mosquitto, tmp_p
     on_bus: list[Message] = []
     bus.subscribe("#", on_bus.append, subscriber="com.example.Consumer")
     link = IotCoreLink.disabled(tmp_path / "spool.sqlite")
-    bridge = Bridge(bus, link, f"mqtt://127.0.0.1:{mosquitto}")
+    bridge = Bridge(bus, link, mosquitto.url)
     bridge.apply({"in": {"topic": "dt/#", "source": "LocalMqtt", "target": "Pubsub"},
                   "nested": {"topic": "dt/a/b", "source": "LocalMqtt", "target": "Pubsub",
                              "targetTopicPrefix": "copy/"},
@@ -82,7 +53,7 @@ def test_bridge_with_an_external_broker_both_ways_without_loops(mosquitto, tmp_p
     bridge.start()
     try:
         assert bridge.wait_ready(10)
-        device, got = client(mosquitto, "device", "dt/#")
+        device, got = client(mosquitto.port, "device", "dt/#")
         n = 500
         for i in range(n):
             device.publish("dt/a/b", f"{i}".encode(), qos=1)
@@ -105,8 +76,8 @@ def test_bridge_with_an_external_broker_both_ways_without_loops(mosquitto, tmp_p
 
 
 def test_link_over_mqtt5_carries_message_properties(mosquitto, tmp_path):
-    cloud_app, got = client(mosquitto, "cloud-app", "dt/#", mqtt5=True)
-    link = IotCoreLink.for_broker(f"mqtt5://127.0.0.1:{mosquitto}", "thing-5", tmp_path / "spool.sqlite")
+    cloud_app, got = client(mosquitto.port, "cloud-app", "dt/#", mqtt5=True)
+    link = IotCoreLink.for_broker(f"mqtt5://127.0.0.1:{mosquitto.port}", "thing-5", tmp_path / "spool.sqlite")
     inbox: list[IotMessage] = []
     link.subscribe("cmd/#", 1, inbox.append, subscriber="c")
     link.start()

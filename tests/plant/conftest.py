@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -17,69 +15,13 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"broker did not listen on port {port} within {timeout_s} s")
-
-
-@dataclass
-class Broker:
-    """A mosquitto (or, without it, amqtt) process that can be stopped and restarted."""
-
-    port: int
-    folder: Path
-    proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        if shutil.which("mosquitto"):
-            conf = self.folder / "mosquitto.conf"
-            conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                            "max_queued_messages 0\npersistence false\n")
-            cmd = ["mosquitto", "-c", str(conf)]
-        else:
-            conf = self.folder / "amqtt.yaml"
-            conf.write_text(json.dumps({
-                "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
-                "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin":
-                            {"allow_anonymous": True}}}))
-            cmd = [shutil.which("amqtt") or "amqtt", "-c", str(conf)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.port)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+from brokers import Mosquitto
 
 
 @pytest.fixture
-def unused_port() -> int:
-    return free_port()
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(free_port(), tmp_path)
-    b.start()
-    yield b
-    b.stop()
+def broker(mosquitto: Mosquitto) -> Mosquitto:
+    """The plant publishes to a Mosquitto that tests may restart (see tests/conftest.py)."""
+    return mosquitto
 
 
 @dataclass
@@ -118,7 +60,7 @@ class Subscriber:
 
 
 @pytest.fixture
-def subscriber(broker: Broker) -> Iterator[Subscriber]:
+def subscriber(broker: Mosquitto) -> Iterator[Subscriber]:
     sub = Subscriber(broker.port, "dt/compressor/+/telemetry")
     yield sub
     sub.close()

@@ -296,6 +296,8 @@ class DeploymentHandler:
         for name in removed:
             self._config.remove(name)
         new_order = self._order(target.resolved)
+        rendered_before = {name: self._lifecycle.runner(name).rendered() for name in configuration
+                           if name not in changed and self._lifecycle.runner(name)}
         try:
             for name in sorted(set(new_order) | (set(configuration) & set(self._builtins))):
                 if name in self._builtins:
@@ -311,6 +313,11 @@ class DeploymentHandler:
                 self._config.apply_deployment(name, recipe.default_configuration, configuration.get(name))
         except ConfigError as exc:
             return [str(exc)]
+        restarted = [name for name, before in rendered_before.items()
+                     if self._lifecycle.runner(name) and self._lifecycle.runner(name).rendered() != before]
+        for name in restarted:
+            log.info("%s: its lifecycle uses configuration that changed; restarting it", name)
+            self._lifecycle.restart(name)
         failures: list[str] = []
         for name in new_order:
             if name not in changed:
@@ -328,7 +335,7 @@ class DeploymentHandler:
             self._lifecycle.start(name)
         if failures:
             return failures
-        states = await self._lifecycle.wait_settled(changed, self.settle_timeout_s, self.stable_s)
+        states = await self._lifecycle.wait_settled(changed + restarted, self.settle_timeout_s, self.stable_s)
         for name, state in states.items():
             if not state.is_up:
                 runner = self._lifecycle.runner(name)

@@ -77,6 +77,15 @@ class ComponentRunner:
         """The SVCUID this component's processes authenticate to IPC with."""
         return self._env["SVCUID"]
 
+    def rendered(self) -> str:
+        """Every step script and Setenv value with recipe variables resolved: when a configuration
+        change alters this, the component must restart to pick it up (as Greengrass does)."""
+        parts = [f"{k}={self._interpolate(self.name, v)}" for k, v in sorted(self.spec.setenv.items())]
+        for name, step in sorted(self.spec.steps.items()):
+            parts.append(f"{name}:{self._interpolate(self.name, step.script)}")
+            parts += [f"{name}.{k}={self._interpolate(self.name, v)}" for k, v in sorted(step.setenv.items())]
+        return "\n".join(parts)
+
     # -- transitions -----------------------------------------------------------------------
     def _set(self, state: State) -> None:
         old, self.state = self.state, state

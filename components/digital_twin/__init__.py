@@ -1,0 +1,14 @@
+"""The compressed-air plant digital twin (com.edgeloop.DigitalTwin): learned power models and the
+Monte Carlo configuration search.
+
+Module map (one job each):
+  configurations  configuration names, their canonical order, boundaries files
+  telemetry       the training CSV: parsing and validation (row and column named on error)
+  model           PowerModel, the XGBoost power estimator; its verified artifact directory
+  lookup          exact piecewise-constant lookup tables read from the boosters' split thresholds
+  ubjson          minimal reader of XGBoost's UBJ model format (for the split thresholds)
+  optimizer       seeded, vectorised Monte Carlo ranking of configurations (the reference's semantics)
+  loop_optimizer  the reference-style per-trial loop, the executable specification of the ranking
+  request         the Lambda-style request event: parsing and RequestError
+  handler         lambda_handler(event, context)
+"""

@@ -1,0 +1,149 @@
+"""Plant telemetry for training: the CSV format, its validation, and the in-memory frame.
+
+Format (the plant simulator's contract): header `timestamp,flow,pressure,power,config`; timestamp
+ISO-8601 UTC (optional: without it file order is time order), flow cfm, pressure psig, power kW,
+config a configuration name. Extra columns are ignored. Every problem names the file line and the
+column, because a training job that dies on "could not convert string to float" wastes a night.
+The csv module is enough here; pandas would be a 60 MB dependency for one reader.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+REQUIRED_COLUMNS = ("flow", "pressure", "power", "config")
+NUMERIC_COLUMNS = ("flow", "pressure", "power")
+
+
+class TelemetryError(ValueError):
+    """Bad training data. `line` is the 1-based file line (the header is line 1), `column` the column."""
+
+    def __init__(self, source: str, line: int | None, column: str | None, problem: str) -> None:
+        self.source, self.line, self.column, self.problem = source, line, column, problem
+        where = source if line is None else f"{source} line {line}"
+        if column is not None:
+            where += f", column {column!r}"
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass(frozen=True)
+class TelemetryFrame:
+    """Column arrays of equal length. `time` is POSIX seconds (float64), or row order when absent."""
+
+    time: np.ndarray
+    flow: np.ndarray
+    pressure: np.ndarray
+    power: np.ndarray
+    config: np.ndarray  # dtype object (str)
+
+    def __post_init__(self) -> None:
+        lengths = {len(self.time), len(self.flow), len(self.pressure), len(self.power), len(self.config)}
+        if len(lengths) != 1:
+            raise ValueError(f"telemetry columns differ in length: {sorted(lengths)}")
+
+    def __len__(self) -> int:
+        return len(self.flow)
+
+    @classmethod
+    def from_arrays(cls, flow: Sequence[float], pressure: Sequence[float], power: Sequence[float],
+                    config: Sequence[str], time: Sequence[float] | None = None) -> "TelemetryFrame":
+        flow_a = np.asarray(flow, dtype=np.float64)
+        time_a = (np.arange(len(flow_a), dtype=np.float64) if time is None
+                  else np.asarray(time, dtype=np.float64))
+        return cls(time=time_a, flow=flow_a, pressure=np.asarray(pressure, dtype=np.float64),
+                   power=np.asarray(power, dtype=np.float64), config=np.asarray(list(config), dtype=object))
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[dict]) -> "TelemetryFrame":
+        """From dict rows as `Plant.history` yields them (timestamp a datetime or ISO string)."""
+        times = [_to_seconds(r["timestamp"]) for r in rows] if rows and "timestamp" in rows[0] else None
+        return cls.from_arrays([r["flow"] for r in rows], [r["pressure"] for r in rows],
+                               [r["power"] for r in rows], [r["config"] for r in rows], times)
+
+    def select(self, mask: np.ndarray) -> "TelemetryFrame":
+        return TelemetryFrame(self.time[mask], self.flow[mask], self.pressure[mask], self.power[mask],
+                              self.config[mask])
+
+    def configurations(self) -> set[str]:
+        return set(self.config.tolist())
+
+
+def _to_seconds(value: object) -> float:
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        moment = datetime.fromisoformat(str(value).strip())
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_csv(path: str | Path, known_configurations: Collection[str]) -> TelemetryFrame:
+    """Parse and validate a telemetry CSV. Raises TelemetryError naming the line and column."""
+    source = str(path)
+    try:
+        handle = open(path, newline="", encoding="utf-8")
+    except OSError as exc:
+        raise TelemetryError(source, None, None, f"cannot read: {exc.strerror or exc}") from None
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            raise TelemetryError(source, None, None, "empty file (no header)") from None
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise TelemetryError(source, 1, missing[0],
+                                 f"missing column (header has {', '.join(header) or 'nothing'}; "
+                                 f"need {', '.join(REQUIRED_COLUMNS)} and optionally timestamp)")
+        index = {name: header.index(name) for name in (*REQUIRED_COLUMNS, "timestamp") if name in header}
+        known = set(known_configurations)
+        columns: dict[str, list] = {name: [] for name in index}
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) < len(header):
+                absent = header[len(row)]
+                raise TelemetryError(source, line, absent, f"row has {len(row)} fields, header has {len(header)}")
+            for name in NUMERIC_COLUMNS:
+                text = row[index[name]].strip()
+                try:
+                    value = float(text)
+                except ValueError:
+                    raise TelemetryError(source, line, name, f"{text!r} is not a number") from None
+                if not math.isfinite(value):
+                    raise TelemetryError(source, line, name, f"{text!r} is not a finite number")
+                columns[name].append(value)
+            config = row[index["config"]].strip()
+            if config not in known:
+                raise TelemetryError(source, line, "config",
+                                     f"unknown configuration {config!r} (known: {', '.join(sorted(known))})")
+            columns["config"].append(config)
+            if "timestamp" in index:
+                text = row[index["timestamp"]].strip()
+                try:
+                    columns["timestamp"].append(_to_seconds(text))
+                except ValueError:
+                    raise TelemetryError(source, line, "timestamp",
+                                         f"{text!r} is not an ISO-8601 timestamp") from None
+    if not columns["flow"]:
+        raise TelemetryError(source, None, None, "no data rows")
+    return TelemetryFrame.from_arrays(columns["flow"], columns["pressure"], columns["power"],
+                                      columns["config"], columns.get("timestamp"))
