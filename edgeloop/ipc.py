@@ -15,8 +15,13 @@ from typing import Any, Callable
 
 import awsiot.greengrasscoreipc
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
-from awsiot.greengrasscoreipc.model import (BinaryMessage, JsonMessage, PublishMessage, QOS,
-                                             SubscriptionResponseMessage)
+from awsiot.greengrasscoreipc.model import (
+    QOS,
+    BinaryMessage,
+    JsonMessage,
+    PublishMessage,
+    SubscriptionResponseMessage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +77,23 @@ class Ipc:
             except Exception:
                 log.exception("handler for IoT Core topic %s failed", topic)
         _, operation = self.client.subscribe_to_iot_core(topic_name=topic, qos=qos, on_stream_event=on_event)
+        self._operations.append(operation)
+
+    def get_configuration(self, component_name: str | None = None, key_path: list[str] | None = None) -> Any:
+        """A component's configuration (own without `component_name`); any component may read any other's."""
+        return self.client.get_configuration(component_name=component_name, key_path=key_path or []).value
+
+    def subscribe_configuration(self, handler: Callable[[str, list[str]], None],
+                                component_name: str | None = None, key_path: list[str] | None = None) -> None:
+        """Call `handler(component, changed_key_path)` on each change at or under `key_path`; failures are logged."""
+        def on_event(event: Any) -> None:
+            update = event.configuration_update_event
+            try:
+                handler(update.component_name, list(update.key_path or []))
+            except Exception:
+                log.exception("configuration handler for %s failed", component_name or "this component")
+        _, operation = self.client.subscribe_to_configuration_update(
+            component_name=component_name, key_path=key_path or [], on_stream_event=on_event)
         self._operations.append(operation)
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -124,16 +124,6 @@ def run_plant(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m edgeloop.simulator.cli simulate plant ...` without the top-level CLI."""
-    parser = argparse.ArgumentParser(prog="edgeloop")
-    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        return 130
-
-
 if __name__ == "__main__":
+    from edgeloop.cli import main
     sys.exit(main())

@@ -8,7 +8,7 @@ import os
 import time
 
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
-from awsiot.greengrasscoreipc.model import BinaryMessage, JsonMessage, PublishMessage
+from awsiot.greengrasscoreipc.model import BinaryMessage, PublishMessage
 
 ipc = GreengrassCoreIPCClientV2()
 config = ipc.get_configuration(key_path=[]).value

@@ -97,6 +97,7 @@ class Nucleus:
         self.iot = self._iot_link()
         self.bridge: Bridge | None = None
         self._status_pending = False
+        self._bridge_pending = False
         self.loop: asyncio.AbstractEventLoop | None = None
         base_env = dict(os.environ)
         base_env.update({
@@ -176,7 +177,14 @@ class Nucleus:
             "cloud": self.iot.description, "roots": self.deployments.deployed.roots, "components": components})
 
     # -- bridge configuration --------------------------------------------------------------------
-    def _apply_bridge_config(self, *_: Any) -> None:
+    def _bridge_config_changed(self, *_: Any) -> None:
+        """One deployment changes several keys at once: apply the mapping once, after them all."""
+        if self.loop is not None and not self._bridge_pending:
+            self._bridge_pending = True
+            self.loop.call_soon(self._apply_bridge_config)
+
+    def _apply_bridge_config(self) -> None:
+        self._bridge_pending = False
         if self.bridge is None:
             return
         try:
@@ -207,7 +215,7 @@ class Nucleus:
                                  call_soon=self.loop.call_soon_threadsafe)
             await asyncio.to_thread(self.bridge.start)
             self._apply_bridge_config()
-            self.config.subscribe(BRIDGE, ["mqttTopicMapping"], self._apply_bridge_config)
+            self.config.subscribe(BRIDGE, ["mqttTopicMapping"], self._bridge_config_changed)
         await self.deployments.restore()
         self.deployments.start()
         if o.merge:

@@ -26,6 +26,25 @@ def topic_matches(topic_filter: str, topic: str) -> bool:
     return len(flt) == len(top)
 
 
+def filter_covers(general: str, specific: str) -> bool:
+    """True if every topic that `specific` (a topic or a filter) matches is also matched by `general`.
+
+    Used where a subscription or a policy must contain another: the IoT Core link and the bridge
+    merge nested filters into one broker subscription; mqttproxy policies authorize a filter.
+    """
+    if general == specific:
+        return True
+    g, s = _levels(general), _levels(specific)
+    for i, part in enumerate(g):
+        if part == "#":
+            return i == len(g) - 1  # `a/#` also covers `a` itself
+        if i >= len(s) or s[i] == "#":
+            return False
+        if part != "+" and part != s[i]:
+            return False  # includes s[i] == "+" under a literal level
+    return len(g) == len(s)
+
+
 def validate_filter(topic_filter: str) -> str | None:
     """Why `topic_filter` is not a valid MQTT topic filter, or None when it is."""
     if not topic_filter:

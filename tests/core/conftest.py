@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
 from corekit import ComponentKit, RunningCore, start_core
 
 

@@ -18,11 +18,16 @@ from typing import Any, Callable
 
 from awsiot.greengrasscoreipc import connect
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
-
 from edgeloop.simulator.core.config_store import ConfigStore
 from edgeloop.simulator.core.ipc.authz import Authorizer
-from edgeloop.simulator.core.ipc.core_api import (ComponentInfo, ComponentNotFound, CoreApi, IotMessage,
-                                                   ResourceNotFound, UpdateEvent)
+from edgeloop.simulator.core.ipc.core_api import (
+    ComponentInfo,
+    ComponentNotFound,
+    CoreApi,
+    IotMessage,
+    ResourceNotFound,
+    UpdateEvent,
+)
 from edgeloop.simulator.core.ipc.server import IpcServer
 from edgeloop.simulator.core.pubsub import PubSubBus
 from edgeloop.simulator.core.topics import topic_matches

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import queue
-import sys
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-
 from corekit import ComponentKit, wait_for
 from edgeloop.simulator.core.mqtt.broker import EmbeddedBroker
 

@@ -10,8 +10,6 @@ import socket
 import zipfile
 from pathlib import Path
 
-import pytest
-
 from corekit import ComponentKit, RunningCore, wait_for
 
 HERE = Path(__file__).parent / "components"
@@ -248,7 +246,8 @@ def test_status_command_shows_components_and_deployments(core: RunningCore, kit:
 
 
 def test_deploy_without_a_running_core_says_so(short_tmp: Path) -> None:
-    import subprocess, sys
+    import subprocess
+    import sys
     result = subprocess.run([sys.executable, "-m", "edgeloop.cli", "core", "deploy", "--root", str(short_tmp / "nope"),
                              "--merge", "a=1.0.0"], capture_output=True, text=True)
     assert result.returncode == 1

@@ -8,12 +8,10 @@ from typing import Any, Iterator
 
 import pytest
 from awsiot.greengrasscoreipc import model
-
 from edgeloop.simulator.core.config_store import ConfigStore
 from edgeloop.simulator.core.ipc.authz import CLI, MQTTPROXY, PUBSUB, Authorizer
 from edgeloop.simulator.core.ipc.core_api import Unauthorized
 from edgeloop.simulator.core.ipc.services import OPERATIONS
-
 from ipc_harness import THING, CoreHarness, pubsub_policy
 
 PUB = "aws.greengrass#PublishToTopic"

@@ -19,13 +19,11 @@ import pytest
 from awsiot.eventstreamrpc import AccessDeniedError
 from awsiot.greengrasscoreipc import model
 from awsiot.greengrasscoreipc.model import JsonMessage, PublishMessage
-
 from edgeloop.simulator.core.ipc import wire
 from edgeloop.simulator.core.ipc.core_api import UpdateEvent
 from edgeloop.simulator.core.ipc.services import OPERATIONS
 from edgeloop.simulator.core.ipc.services.base import Operation
 from edgeloop.simulator.core.ipc.wire import HeaderType, MessageType
-
 from ipc_harness import CoreHarness, pubsub_policy
 
 SUBSCRIBER = r"""

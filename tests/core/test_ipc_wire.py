@@ -14,9 +14,14 @@ import zlib
 from pathlib import Path
 
 import pytest
-
 from edgeloop.simulator.core.ipc import wire
-from edgeloop.simulator.core.ipc.wire import Decoder, FrameError, Header, HeaderType, MessageType
+from edgeloop.simulator.core.ipc.wire import (
+    Decoder,
+    FrameError,
+    Header,
+    HeaderType,
+    MessageType,
+)
 
 ALL_TYPES = [
     Header("t", HeaderType.BOOL_TRUE, True),

@@ -10,7 +10,6 @@ import time
 
 import paho.mqtt.client as paho
 import pytest
-
 from edgeloop.simulator.core.mqtt.bridge import Bridge
 from edgeloop.simulator.core.mqtt.bridge_config import BridgeConfigError
 from edgeloop.simulator.core.mqtt.broker import EmbeddedBroker

@@ -12,8 +12,11 @@ import time
 
 import paho.mqtt.client as paho
 import pytest
-
-from edgeloop.simulator.core.mqtt.broker import BrokerStartError, EmbeddedBroker, wait_port_file
+from edgeloop.simulator.core.mqtt.broker import (
+    BrokerStartError,
+    EmbeddedBroker,
+    wait_port_file,
+)
 
 pytestmark = pytest.mark.timeout(60)
 

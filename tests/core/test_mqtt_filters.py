@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from edgeloop.simulator.core.ipc.core_api import CoreError
 from edgeloop.simulator.core.mqtt.echo import EchoFilter
-from edgeloop.simulator.core.mqtt.filters import covers, minimal_filters
+from edgeloop.simulator.core.mqtt.filters import minimal_filters
 from edgeloop.simulator.core.mqtt.spool import Spool
+from edgeloop.simulator.core.topics import filter_covers as covers
 
 
 @pytest.mark.parametrize("general, specific, expected", [

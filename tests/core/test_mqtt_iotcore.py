@@ -9,7 +9,6 @@ import time
 
 import paho.mqtt.client as paho
 import pytest
-
 from edgeloop.simulator.core.ipc.core_api import CoreError, InvalidArguments, IotMessage
 from edgeloop.simulator.core.mqtt.broker import EmbeddedBroker
 from edgeloop.simulator.core.mqtt.iotcore import IotCoreLink

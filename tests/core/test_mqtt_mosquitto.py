@@ -7,13 +7,12 @@ import time
 
 import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
 from edgeloop.simulator.core.ipc.core_api import IotMessage
 from edgeloop.simulator.core.mqtt.bridge import Bridge
 from edgeloop.simulator.core.mqtt.iotcore import IotCoreLink
 from edgeloop.simulator.core.pubsub import Message, PubSubBus
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 pytestmark = pytest.mark.timeout(60)
 

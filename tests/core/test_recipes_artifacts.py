@@ -15,9 +15,13 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from edgeloop.simulator.core.paths import CorePaths
-from edgeloop.simulator.core.recipes import ArtifactError, digest_of, parse_recipe, prepare_artifacts
+from edgeloop.simulator.core.recipes import (
+    ArtifactError,
+    digest_of,
+    parse_recipe,
+    prepare_artifacts,
+)
 
 NAME, VERSION = "com.example.Model", "1.0.3"
 

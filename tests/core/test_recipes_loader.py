@@ -6,9 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-
-from edgeloop.simulator.core.recipes import (DEFAULT_TIMEOUTS, MAX_RECIPE_BYTES, RecipeError, load_recipe,
-                                             parse_recipe)
+from edgeloop.simulator.core.recipes import (
+    DEFAULT_TIMEOUTS,
+    MAX_RECIPE_BYTES,
+    RecipeError,
+    load_recipe,
+    parse_recipe,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "recipes"
 

@@ -6,8 +6,12 @@ import platform as std_platform
 from pathlib import Path
 
 import pytest
-
-from edgeloop.simulator.core.recipes import current_platform, load_recipe, parse_recipe, select_manifest
+from edgeloop.simulator.core.recipes import (
+    current_platform,
+    load_recipe,
+    parse_recipe,
+    select_manifest,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "recipes"
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from edgeloop.simulator.core.paths import CorePaths
-from edgeloop.simulator.core.recipes import (ComponentStore, MissingRecipeError, ResolutionError, dependency_order,
-                                             parse_recipe, resolve)
+from edgeloop.simulator.core.recipes import (
+    ComponentStore,
+    MissingRecipeError,
+    ResolutionError,
+    dependency_order,
+    parse_recipe,
+    resolve,
+)
 
 BUILTINS = {"aws.greengrass.Nucleus": "2.12.0", "aws.greengrass.clientdevices.mqtt.Bridge": "2.3.0"}
 

@@ -6,7 +6,12 @@ import logging
 
 from edgeloop.simulator.core.config_store import ConfigStore, pointer_to_path
 from edgeloop.simulator.core.paths import CorePaths
-from edgeloop.simulator.core.recipes import VariableContext, config_lookup_from, interpolate, interpolate_all
+from edgeloop.simulator.core.recipes import (
+    VariableContext,
+    config_lookup_from,
+    interpolate,
+    interpolate_all,
+)
 
 CONFIGS = {
     "com.example.App": {"message": "hello world", "port": 8080, "ratio": 0.5, "debug": False, "nothing": None,

@@ -9,13 +9,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
-
 from brokers import Mosquitto
+from paho.mqtt.enums import CallbackAPIVersion
 
 
 @pytest.fixture

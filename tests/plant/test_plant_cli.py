@@ -9,6 +9,7 @@ from datetime import datetime
 
 import pytest
 
+from edgeloop import cli as edgeloop_cli
 from edgeloop.simulator import cli as simulate_cli
 from edgeloop.simulator.plant import Plant
 
@@ -61,7 +62,7 @@ def test_python_dash_m_writes_the_csv(tmp_path, cli) -> None:
 ])
 def test_bad_arguments_exit_2_with_a_message(args, message, capsys) -> None:
     try:
-        code = simulate_cli.main(["simulate", "plant", *args])
+        code = edgeloop_cli.main(["simulate", "plant", *args])
     except SystemExit as exc:  # argparse reports type errors itself, with status 2
         code = exc.code
     assert code == 2

@@ -1,9 +1,10 @@
 """The deployment handler: one deployment at a time, from a queue, with Greengrass's failure handling.
 
 A deployment goes through three phases:
-1. prepare, changing nothing: import the recipes, resolve the dependency versions, select each
-   component's manifest for this platform, copy and verify artifacts, check configuration updates;
-   any failure here is FAILED_NO_STATE_CHANGE with a message that names the file and field;
+1. prepare, changing nothing that runs: import the recipes into the component store, resolve the
+   dependency versions, select each component's manifest for this platform, copy and verify
+   artifacts, check configuration updates; any failure here is FAILED_NO_STATE_CHANGE with a
+   message that names the file and field;
 2. notify: subscribed components hear of the update and may defer it;
 3. apply: stop what is removed or replaced (dependents first), apply configuration, install and
    start what is new (dependencies first), and wait until each is RUNNING or FINISHED. When one is
@@ -26,7 +27,6 @@ from ..config_store import ConfigError, ConfigStore
 from ..ipc.core_api import InvalidArguments, ResourceNotFound, UpdateEvent
 from ..lifecycle.component import ComponentSpec
 from ..lifecycle.manager import LifecycleManager
-from ..lifecycle.states import State
 from ..paths import CorePaths
 from ..recipes.artifacts import ArtifactError, prepare_artifacts
 from ..recipes.loader import Recipe, RecipeError, load_recipe
@@ -34,9 +34,16 @@ from ..recipes.platform import select_manifest
 from ..recipes.resolver import ResolutionError, dependency_order, resolve
 from ..recipes.store import ComponentStore
 from .notifier import UpdateNotifier
-from .records import (FAILED_NO_STATE_CHANGE, FAILED_ROLLBACK_COMPLETE, FAILED_ROLLBACK_NOT_REQUESTED,
-                      FAILED_UNABLE_TO_ROLLBACK, SUCCESSFUL, DeploymentRecord, DeploymentRecords,
-                      DeploymentRequest)
+from .records import (
+    FAILED_NO_STATE_CHANGE,
+    FAILED_ROLLBACK_COMPLETE,
+    FAILED_ROLLBACK_NOT_REQUESTED,
+    FAILED_UNABLE_TO_ROLLBACK,
+    SUCCESSFUL,
+    DeploymentRecord,
+    DeploymentRecords,
+    DeploymentRequest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +368,11 @@ class DeploymentHandler:
             self.deployed = previous
             self.deployed.save(self._deployed_file)
             if back:
-                await self._lifecycle.wait_settled(back, self.settle_timeout_s)
+                states = await self._lifecycle.wait_settled(back, self.settle_timeout_s, self.stable_s)
+                down = [f"{name} is {state}" for name, state in states.items() if not state.is_up]
+                if down:
+                    log.error("rollback restored the previous versions, but %s", ", ".join(down))
+                    return False
             return True
         except Exception:
             log.exception("rollback failed")

@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..config_store import ConfigStore
+from ..topics import filter_covers
 from .core_api import Unauthorized
 
 log = logging.getLogger(__name__)
@@ -68,27 +69,10 @@ def glob_matches(pattern: str, resource: str) -> bool:
     return "*" in pattern and _glob(pattern).fullmatch(resource) is not None
 
 
-def mqtt_covers(policy_filter: str, requested: str) -> bool:
-    """True if every topic that `requested` (a topic or filter) matches is matched by `policy_filter`."""
-    if policy_filter == requested:
-        return True
-    pol, req = policy_filter.split("/"), requested.split("/")
-    for i, part in enumerate(pol):
-        if part == "#":
-            return i == len(pol) - 1
-        if i >= len(req):
-            return False
-        if req[i] == "#":
-            return False
-        if part != "+" and part != req[i]:
-            return False
-    return len(pol) == len(req)
-
-
 def resource_matches(service: str, pattern: str, resource: str) -> bool:
     if glob_matches(pattern, resource):
         return True
-    return service == MQTTPROXY and mqtt_covers(pattern, resource)
+    return service == MQTTPROXY and filter_covers(pattern, resource)
 
 
 def parse_policies(component: str, access_control: Any, thing_name: str) -> list[Policy]:

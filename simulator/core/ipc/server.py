@@ -405,8 +405,9 @@ class IpcServer:
         if self.socket_path.exists() or self.socket_path.is_symlink():
             self.socket_path.unlink()  # a stale socket from a previous run
         self._server = await self._loop.create_unix_server(lambda: _Connection(self), str(self.socket_path))
-        # Components may run as other users (RunWithInfo); the token, not the file mode, is the gate.
-        os.chmod(self.socket_path, 0o666)
+        # Every component runs as the core's own user here (RunWithInfo is not applied), so only
+        # that user needs the socket; the token still names the caller.
+        os.chmod(self.socket_path, 0o600)
         log.info("IPC server listening on %s", self.socket_path)
 
     async def close(self) -> None:

@@ -15,8 +15,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from .process import ComponentLog, ScriptProcess, StepResult, run_step, should_skip, spawn
 from ..recipes.model import DEFAULT_TIMEOUTS, LifecycleStep, Manifest, Recipe
+from .process import (
+    ComponentLog,
+    ScriptProcess,
+    StepResult,
+    run_step,
+    should_skip,
+    spawn,
+)
 from .states import ERROR_WINDOW_S, ERRORS_BEFORE_BROKEN, State
 
 log = logging.getLogger(__name__)

@@ -61,7 +61,9 @@ def _bound_port(broker: object) -> int:
 
 
 async def _serve(host: str, port: int, port_file: Path | None) -> int:
-    from amqtt.broker import Broker  # imported here: the parent side must not pay for amqtt
+    from amqtt.broker import (
+        Broker,  # imported here: the parent side must not pay for amqtt
+    )
     from amqtt.errors import BrokerError
 
     broker = Broker(broker_config(host, port))

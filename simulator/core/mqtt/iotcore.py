@@ -27,10 +27,16 @@ from pathlib import Path
 from typing import Callable
 
 from ..ipc.core_api import CoreError, InvalidArguments, IotMessage
-from ..topics import topic_matches, validate_filter, validate_topic
-from .filters import covers, minimal_filters
+from ..topics import filter_covers, topic_matches, validate_filter, validate_topic
+from .filters import minimal_filters
 from .spool import DEFAULT_MAX_BYTES, Spool
-from .transports import AwsIotTransport, NotConnected, PahoTransport, Transport, TransportEvents
+from .transports import (
+    AwsIotTransport,
+    NotConnected,
+    PahoTransport,
+    Transport,
+    TransportEvents,
+)
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +235,7 @@ class IotCoreLink:
 
     def _wanted_filters(self) -> dict[str, int]:
         wanted = minimal_filters(s.topic_filter for s in self._subs.values())
-        return {f: max(s.qos for s in self._subs.values() if covers(f, s.topic_filter)) for f in wanted}
+        return {f: max(s.qos for s in self._subs.values() if filter_covers(f, s.topic_filter)) for f in wanted}
 
     def _sync_broker_filters(self) -> None:
         """Bring the broker's subscriptions in line with the local ones (caller holds _sub_lock)."""

@@ -13,8 +13,16 @@ dependency resolution over the local component store, and artifact preparation.
 
 from .artifacts import ArtifactError, digest_of, prepare_artifacts
 from .loader import MAX_RECIPE_BYTES, load_recipe, parse_recipe
-from .model import (DEFAULT_TIMEOUTS, Artifact, Dependency, Lifecycle, LifecycleStep, Manifest, Recipe,
-                    RecipeError)
+from .model import (
+                    DEFAULT_TIMEOUTS,
+                    Artifact,
+                    Dependency,
+                    Lifecycle,
+                    LifecycleStep,
+                    Manifest,
+                    Recipe,
+                    RecipeError,
+)
 from .platform import current_platform, select_manifest
 from .resolver import ResolutionError, dependency_order, resolve
 from .store import ComponentStore, MissingRecipeError

@@ -1,5 +1,4 @@
 """Test component: counts its starts in its work folder, then exits with the configured code."""
-import os
 import sys
 import time
 

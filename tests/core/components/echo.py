@@ -4,11 +4,15 @@ Configuration: {"in": topic filter, "out": local topic, "iotOut": IoT Core topic
 """
 import json
 import os
-import sys
 import time
 
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
-from awsiot.greengrasscoreipc.model import BinaryMessage, JsonMessage, PublishMessage, QOS
+from awsiot.greengrasscoreipc.model import (
+    QOS,
+    BinaryMessage,
+    JsonMessage,
+    PublishMessage,
+)
 
 name = os.environ.get("COMPONENT", "echo")
 ipc = GreengrassCoreIPCClientV2()

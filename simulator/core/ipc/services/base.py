@@ -8,6 +8,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from ...topics import validate_filter, validate_topic
 from ..core_api import CoreApi, InvalidArguments
 
 PREFIX = "aws.greengrass#"
@@ -162,3 +163,21 @@ def one_of(value: str | None, field: str, allowed: tuple[str, ...], default: str
     if value not in allowed:
         raise InvalidArguments(f"{field} must be one of {', '.join(allowed)}, got {value!r}")
     return value
+
+
+def topic_field(request: dict[str, Any], field: str) -> str:
+    """A topic to publish to, from `request[field]` (no wildcards)."""
+    topic = require_str(request, field)
+    problem = validate_topic(topic)
+    if problem:
+        raise InvalidArguments(f"{field}: {problem}")
+    return topic
+
+
+def filter_field(request: dict[str, Any], field: str) -> str:
+    """A topic filter to subscribe to, from `request[field]` (MQTT wildcards allowed)."""
+    topic = require_str(request, field)
+    problem = validate_filter(topic)
+    if problem:
+        raise InvalidArguments(f"{field}: {problem}")
+    return topic

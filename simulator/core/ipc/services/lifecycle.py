@@ -8,7 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..core_api import InvalidArguments, UpdateEvent
-from .base import PREFIX, CallContext, EventStream, Operation, optional_int, optional_str, require_str
+from .base import (
+    PREFIX,
+    CallContext,
+    EventStream,
+    Operation,
+    optional_int,
+    optional_str,
+    require_str,
+)
 
 _REPORTABLE_STATES = ("RUNNING", "ERRORED")
 

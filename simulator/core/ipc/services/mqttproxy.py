@@ -8,10 +8,20 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from ...topics import validate_filter, validate_topic
 from ..core_api import InvalidArguments, IotMessage
-from .base import (PREFIX, CallContext, EventStream, Operation, base64_field, one_of, optional_bool,
-                   optional_int, optional_str, require_str)
+from .base import (
+    PREFIX,
+    CallContext,
+    EventStream,
+    Operation,
+    base64_field,
+    filter_field,
+    one_of,
+    optional_bool,
+    optional_int,
+    optional_str,
+    topic_field,
+)
 
 SERVICE = "aws.greengrass.ipc.mqttproxy"
 _QOS = ("0", "1")
@@ -19,19 +29,11 @@ _PAYLOAD_FORMATS = ("BYTES", "UTF8")
 
 
 def publish_topic(request: dict[str, Any]) -> str:
-    topic = require_str(request, "topicName")
-    problem = validate_topic(topic)
-    if problem:
-        raise InvalidArguments(f"topicName: {problem}")
-    return topic
+    return topic_field(request, "topicName")
 
 
 def subscribe_filter(request: dict[str, Any]) -> str:
-    topic = require_str(request, "topicName")
-    problem = validate_filter(topic)
-    if problem:
-        raise InvalidArguments(f"topicName: {problem}")
-    return topic
+    return filter_field(request, "topicName")
 
 
 def _qos(request: dict[str, Any]) -> int:

@@ -12,10 +12,19 @@ import json
 from typing import Any
 
 from ...pubsub import Message
-from ...topics import validate_filter, validate_topic
 from ..core_api import InvalidArguments
-from .base import (PREFIX, CallContext, EventStream, Operation, base64_field, one_of, optional_str,
-                   require_dict, require_str)
+from .base import (
+    PREFIX,
+    CallContext,
+    EventStream,
+    Operation,
+    base64_field,
+    filter_field,
+    one_of,
+    optional_str,
+    require_dict,
+    topic_field,
+)
 
 SERVICE = "aws.greengrass.ipc.pubsub"
 RECEIVE_ALL = "RECEIVE_ALL_MESSAGES"
@@ -25,19 +34,11 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def publish_topic(request: dict[str, Any]) -> str:
-    topic = require_str(request, "topic")
-    problem = validate_topic(topic)
-    if problem:
-        raise InvalidArguments(f"topic: {problem}")
-    return topic
+    return topic_field(request, "topic")
 
 
 def subscribe_filter(request: dict[str, Any]) -> str:
-    topic = require_str(request, "topic")
-    problem = validate_filter(topic)
-    if problem:
-        raise InvalidArguments(f"topic: {problem}")
-    return topic
+    return filter_field(request, "topic")
 
 
 def _message_body(publish: dict[str, Any]) -> tuple[bool, Any]:
