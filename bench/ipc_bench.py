@@ -27,11 +27,10 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe  # noqa: E402
-
 from edgeloop.simulator.core.client import CoreClient  # noqa: E402
 from edgeloop.simulator.core.paths import CorePaths  # noqa: E402
 from edgeloop.simulator.core.status import read_status  # noqa: E402
+from machine import describe  # noqa: E402
 
 HERE = Path(__file__).parent
 TOPIC = "bench/ipc"
@@ -185,8 +184,10 @@ def main() -> int:
         raw = json.loads(wait_for(lambda: (raw_sub / "raw_results.json").exists() and
                                   (raw_sub / "raw_results.json").read_text(), 300, "wire-level phase"))
         raw_tp = raw["events"] / max(raw["seconds"], 1e-9)
-        print(f"IPC server capacity 1 KB (wire-level publisher and subscriber components): {raw_tp:,.0f} msg/s, "
-              f"{raw['events']:,} of {args.raw_count:,} delivered; {raw_tp / base_tp:.3f}x the bare socket")
+        raw_p50, raw_p99 = percentile(raw["latencies_us"], 50), percentile(raw["latencies_us"], 99)
+        print(f"IPC server, wire-level components 1 KB: latency p50 {raw_p50 / 1000:.3f} ms, p99 {raw_p99 / 1000:.3f} ms; "
+              f"throughput {raw_tp:,.0f} msg/s, {raw['events']:,} of {args.raw_count:,} delivered; "
+              f"{raw_tp / base_tp:.3f}x the bare socket")
 
         # client device -> broker -> bridge -> pub/sub -> component
         import paho.mqtt.client as mqtt

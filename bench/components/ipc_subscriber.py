@@ -10,7 +10,9 @@ import time
 
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 
-ipc = GreengrassCoreIPCClientV2()
+# Callbacks on the client's own event-loop thread (executor=None): the handler is tiny, and a
+# thread-pool hand-off per message would add its wake-up to every latency sample.
+ipc = GreengrassCoreIPCClientV2(executor=None)
 config = ipc.get_configuration(key_path=[]).value
 lock = threading.Lock()
 phases: dict[str, dict] = {}

@@ -14,6 +14,7 @@ from edgeloop.simulator.core.ipc import wire
 from edgeloop.simulator.core.ipc.wire import HeaderType, MessageType
 
 SOCKET = os.environ["AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT"]
+LATENCY_COUNT = 1000
 
 
 def frame(message_type: int, stream_id: int, extra=(), payload: bytes = b"") -> bytes:
@@ -73,28 +74,42 @@ class FrameCounter:
 topic, count, role = os.environ["RAW_TOPIC"], int(os.environ["RAW_COUNT"]), os.environ["RAW_ROLE"]
 sock = connect()
 if role == "sub":
-    frames = FrameCounter(sock)
+    decoder = wire.Decoder()
     sock.sendall(call(1, "SubscribeToTopic", {"topic": topic}))
-    frames.read(1)
+    while not decoder.feed(sock.recv(65536)):
+        pass
     open("ready", "w").close()
+    latencies_us: list[float] = []
+    while len(latencies_us) < LATENCY_COUNT:  # one message at a time, each stamped by the sender
+        for message in decoder.feed(sock.recv(65536)):
+            now = time.monotonic_ns()
+            body = json.loads(message.payload)["jsonMessage"]["message"]
+            latencies_us.append((now - body["sent_ns"]) / 1000)
+    frames = FrameCounter(sock)
     first = frames.read(1)  # the first event starts the clock
     started = time.monotonic()
     sock.settimeout(3.0)  # events the server dropped for a slow reader never come
     got = first + frames.read(count - first)
     elapsed = frames.last - started
     with open("raw_results.json", "w") as f:
-        json.dump({"events": got, "seconds": elapsed}, f)
+        json.dump({"events": got, "seconds": elapsed, "latencies_us": latencies_us}, f)
 else:
     while not os.path.exists(os.environ["RAW_START_FILE"]):
         time.sleep(0.05)
     pad = "x" * 960
+    answers = FrameCounter(sock)
+    for i in range(LATENCY_COUNT):
+        sock.sendall(call(i + 1, "PublishToTopic", {"topic": topic, "publishMessage": {
+            "jsonMessage": {"message": {"sent_ns": time.monotonic_ns(), "pad": pad}}}}))
+        answers.read(1)
+        time.sleep(0.002)
+    time.sleep(0.5)
     # Batches of `window` frames, each sent once the previous batch was answered: what a client
     # with bounded in-flight calls does, so the subscriber is never flooded beyond that.
     window = int(os.environ.get("RAW_WINDOW", "256"))
-    frames = [call(i + 1, "PublishToTopic", {"topic": topic, "publishMessage": {
+    frames = [call(LATENCY_COUNT + i + 1, "PublishToTopic", {"topic": topic, "publishMessage": {
         "jsonMessage": {"message": {"i": i, "pad": pad}}}}) for i in range(count)]
     batches = [b"".join(frames[i:i + window]) for i in range(0, count, window)]
-    answers = FrameCounter(sock)
     responses = [0]
     for i, batch in enumerate(batches):
         sock.sendall(batch)
