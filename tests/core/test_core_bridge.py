@@ -11,38 +11,11 @@ import json
 import queue
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from corekit import ComponentKit, wait_for
+from corekit import ComponentKit, Device, wait_for
 from edgeloop.simulator.core.mqtt.broker import EmbeddedBroker
 
 HERE = Path(__file__).parent / "components"
-
-
-class Device:
-    """A paho-mqtt 2.x client device that records what it receives."""
-
-    def __init__(self, url: str, client_id: str) -> None:
-        host, port = url.split("://", 1)[1].rsplit(":", 1)
-        self.received: queue.Queue = queue.Queue()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-        self.client.on_message = lambda c, u, m: self.received.put((m.topic, m.payload))
-        self.client.connect(host, int(port))
-        self.client.loop_start()
-
-    def subscribe(self, topic: str) -> None:
-        result, mid = self.client.subscribe(topic, qos=1)
-        assert result == mqtt.MQTT_ERR_SUCCESS
-
-    def publish(self, topic: str, payload: dict) -> None:
-        self.client.publish(topic, json.dumps(payload), qos=1).wait_for_publish(10)
-
-    def next(self, timeout: float = 15.0) -> tuple[str, bytes]:
-        return self.received.get(timeout=timeout)
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 @pytest.fixture

@@ -264,3 +264,38 @@ def test_configuration_used_in_the_lifecycle_restarts_the_component(core: Runnin
     wait_for(lambda: said.read_text().split() == ["hello", "bonjour"], what="restart with the new greeting")
     core.deploy(update_config={"com.test.Greeter": {"RESET": ["/greeting"]}})
     wait_for(lambda: said.read_text().split() == ["hello", "bonjour", "hello"], what="reset to the default")
+
+
+def test_deploy_at_start_startup_shutdown_setenv_skipif_and_remove(core_factory, kit: ComponentKit) -> None:
+    kit.component("com.test.Daemon", config={"word": "hi"}, lifecycle={
+        "Setenv": {"GREETING": "{configuration:/word}"},
+        "Install": {"Script": "echo never > skipped.txt", "Skipif": "onpath sh"},
+        "Startup": {"Script": "(while true; do sleep 1; done) & echo $! > daemon.pid; echo $GREETING-$LEVEL > env.txt",
+                    "Setenv": {"LEVEL": "startup"}},
+        "Shutdown": "kill $(cat daemon.pid); echo stopped > shutdown.txt"})
+    core = core_factory("--recipe-dir", str(kit.recipe_dir), "--artifact-dir", str(kit.artifact_dir),
+                        "--merge", "com.test.Daemon=1.0.0")
+    core.wait_state("com.test.Daemon", "RUNNING")
+    work = core.paths.work_dir("com.test.Daemon")
+    assert (work / "env.txt").read_text().strip() == "hi-startup"
+    assert not (work / "skipped.txt").exists()
+    pid = int((work / "daemon.pid").read_text())
+    import os
+    os.kill(pid, 0)  # the background process a Startup step leaves behind keeps running
+    core.deploy(remove=["com.test.Daemon"])
+    assert core.state("com.test.Daemon") is None
+    assert (work / "shutdown.txt").read_text().strip() == "stopped"
+    wait_for(lambda: not _alive(pid), what="the daemon to be gone")
+
+
+def _alive(pid: int) -> bool:
+    import os
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped by its new parent) counts as gone
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False

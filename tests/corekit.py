@@ -1,4 +1,5 @@
-"""Helpers that run the local core as a real subprocess and author real test components.
+"""Helpers that run the local core as a real subprocess, author real test components and connect
+client devices (fixtures in tests/conftest.py; used by tests/core and tests/components).
 
 Every test component is a Python script run by the core through its recipe, talking to the core
 with the unmodified awsiotsdk IPC client — exactly what a component on a real gateway does.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import paho.mqtt.client as mqtt
 import yaml
 from edgeloop.simulator.core.paths import CorePaths
 from edgeloop.simulator.core.status import read_status
@@ -171,3 +174,27 @@ def start_core(root: Path, *args: str, env: dict[str, str] | None = None, timeou
     raise AssertionError(f"the core did not start:\n{core.core_log()}")
 
 
+class Device:
+    """A paho-mqtt 2.x client device that records what it receives."""
+
+    def __init__(self, url: str, client_id: str) -> None:
+        host, port = url.split("://", 1)[1].rsplit(":", 1)
+        self.received: queue.Queue = queue.Queue()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self.client.on_message = lambda c, u, m: self.received.put((m.topic, m.payload))
+        self.client.connect(host, int(port))
+        self.client.loop_start()
+
+    def subscribe(self, topic: str) -> None:
+        result, mid = self.client.subscribe(topic, qos=1)
+        assert result == mqtt.MQTT_ERR_SUCCESS
+
+    def publish(self, topic: str, payload: dict) -> None:
+        self.client.publish(topic, json.dumps(payload), qos=1).wait_for_publish(10)
+
+    def next(self, timeout: float = 15.0) -> tuple[str, bytes]:
+        return self.received.get(timeout=timeout)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
