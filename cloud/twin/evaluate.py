@@ -21,7 +21,6 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
-
 from edgeloop.components.digital_twin.model import PowerModel
 from edgeloop.components.digital_twin.optimizer import Optimizer, Ranking
 from edgeloop.components.digital_twin.request import Request

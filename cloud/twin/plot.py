@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from edgeloop.components.digital_twin.model import PowerModel
 from edgeloop.components.digital_twin.optimizer import Ranking
 

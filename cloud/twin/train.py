@@ -14,11 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from edgeloop import __version__
 from edgeloop.components.digital_twin import configurations as cfgs
 from edgeloop.components.digital_twin.model import LAYOUTS, PowerModel
-from edgeloop.components.digital_twin.telemetry import TelemetryFrame, file_sha256, read_csv
+from edgeloop.components.digital_twin.telemetry import (
+    TelemetryFrame,
+    file_sha256,
+    read_csv,
+)
+
+from edgeloop import __version__
 
 DEFAULT_PARAMS: dict[str, Any] = {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.1,
                                   "holdout_fraction": 0.2, "seed": 0}

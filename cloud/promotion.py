@@ -1,0 +1,421 @@
+"""Promotion: an approved registry version becomes the next TwinModel component version on the core.
+
+This is the local stand-in for the reference's EventBridge rule -> deployment pipeline. One module
+owns every step, in order:
+
+  gate     refuse a model whose mean regret % is worse than the serving model's on the same
+           evaluation (same grid, plant, Monte Carlo settings; the serving model is re-evaluated
+           on the candidate's spec when the recorded specs differ), unless forced
+  build    next component version (1.0.0, then the next patch, node-semver) with
+           `build_model_component` into the component store HOME/components/{recipes,artifacts}
+  deploy   through a PromotionTarget: the local core over IPC as aws.greengrass.Cli, merging
+           {TwinModel: version} with configuration RESET so the new defaults replace the old
+  record   HOME/promotions.sqlite: registry version -> component version, target, digests, the
+           deployment and its outcome, and the seconds from approval to deployment SUCCEEDED
+
+`rollback` redeploys the component version that served before the current one, marks the
+rolled-back registry version Rejected (its approval description says when and why) and records it.
+
+Targets are behind `PromotionTarget` so a Greengrass V2 cloud target (create_component_version +
+create_deployment) can be added beside `LocalCoreTarget`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+import nodesemver
+import yaml
+
+from .experiments import utc_now
+from .home import CloudHome
+from .registry.base import (
+    APPROVED,
+    REJECTED,
+    ModelPackage,
+    ModelRegistry,
+    RegistryError,
+    check_transition,
+    parse_ref,
+)
+
+COMPONENT = "com.edgeloop.TwinModel"
+FIRST_VERSION = "1.0.0"
+RESET_CONFIG = {COMPONENT: {"RESET": [""]}}
+
+SCHEMA = """CREATE TABLE IF NOT EXISTS promotions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  kind TEXT NOT NULL,                 -- promote | rollback
+  model_ref TEXT,                     -- GROUP/VERSION
+  component_version TEXT NOT NULL,
+  target TEXT,                        -- e.g. local-core:/path/to/root, or NULL (published only)
+  artifact_sha256 TEXT,
+  approved_at TEXT,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  deployment_id TEXT,
+  status TEXT NOT NULL,               -- PUBLISHED | SUCCEEDED | FAILED
+  detail TEXT NOT NULL DEFAULT '',
+  seconds_to_serving REAL
+)"""
+
+
+class PromotionError(Exception):
+    """Promotion cannot go on (refused by the gate, no core, build or deployment failed)."""
+
+
+class PromotionRefused(PromotionError):
+    """The candidate is worse than the serving model; `--force` overrides."""
+
+
+# -- targets ------------------------------------------------------------------------------------
+
+@dataclass
+class DeploymentOutcome:
+    deployment_id: str
+    status: str
+    detail: str
+
+
+class PromotionTarget(Protocol):
+    name: str
+
+    def deployed_version(self) -> str | None: ...
+    def deploy(self, recipe_dir: Path, artifact_dir: Path, version: str, timeout_s: float) -> DeploymentOutcome: ...
+
+
+class LocalCoreTarget:
+    """edgeloop's local core (or any core whose Greengrass CLI IPC we can reach) under `root`."""
+
+    def __init__(self, root: str | Path) -> None:
+        from edgeloop.simulator.core.paths import CorePaths
+        self.paths = CorePaths.at(root)
+        self.name = f"local-core:{self.paths.root}"
+
+    def deployed_version(self) -> str | None:
+        from edgeloop.simulator.core.status import read_status
+        status = read_status(self.paths)
+        if status is None:
+            return None
+        for component in status.get("components", []):
+            if component["name"] == COMPONENT:
+                return component["version"]
+        return None
+
+    def deploy(self, recipe_dir: Path, artifact_dir: Path, version: str, timeout_s: float) -> DeploymentOutcome:
+        from edgeloop.simulator.core.client import CoreClient, CoreNotRunning
+        try:
+            with CoreClient(self.paths) as client:
+                deployment_id = client.create_deployment(
+                    recipe_dir=str(recipe_dir), artifact_dir=str(artifact_dir), merge={COMPONENT: version},
+                    remove=[], configuration=RESET_CONFIG, failure_policy="ROLLBACK")
+                result = client.wait_for_deployment(deployment_id, timeout_s=timeout_s, poll_s=0.1)
+        except CoreNotRunning as exc:
+            raise PromotionError(str(exc)) from None
+        status = result.get("status") or "UNKNOWN"
+        details = result.get("deploymentStatusDetails") or {}
+        detail = details.get("detailedDeploymentStatus", "")
+        if details.get("deploymentFailureCause"):
+            detail += f": {details['deploymentFailureCause']}"
+        if status not in ("SUCCEEDED", "FAILED", "CANCELED"):
+            detail = f"no outcome within {timeout_s:g} s (last status {status})"
+            status = "FAILED"
+        return DeploymentOutcome(deployment_id, status, detail)
+
+
+# -- records ------------------------------------------------------------------------------------
+
+@dataclass
+class Promotion:
+    id: int
+    kind: str
+    model_ref: str | None
+    component_version: str
+    target: str | None
+    artifact_sha256: str | None
+    approved_at: str | None
+    started_at: str
+    finished_at: str | None
+    deployment_id: str | None
+    status: str
+    detail: str
+    seconds_to_serving: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class PromotionLog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=10.0)
+        db.row_factory = sqlite3.Row
+        return db
+
+    def add(self, **fields: Any) -> int:
+        names = ", ".join(fields)
+        with self._connect() as db:
+            cursor = db.execute(f"INSERT INTO promotions ({names}) VALUES ({', '.join('?' * len(fields))})",
+                                tuple(fields.values()))
+            return int(cursor.lastrowid)
+
+    def update(self, promotion_id: int, **fields: Any) -> None:
+        with self._connect() as db:
+            db.execute(f"UPDATE promotions SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?",
+                       (*fields.values(), promotion_id))
+
+    def get(self, promotion_id: int) -> Promotion:
+        with self._connect() as db:
+            return Promotion(**dict(db.execute("SELECT * FROM promotions WHERE id = ?", (promotion_id,)).fetchone()))
+
+    def all(self) -> list[Promotion]:
+        """Oldest first."""
+        with self._connect() as db:
+            return [Promotion(**dict(r)) for r in db.execute("SELECT * FROM promotions ORDER BY id")]
+
+
+# -- the component store ------------------------------------------------------------------------
+
+def model_dir_of(package: ModelPackage) -> Path:
+    """The model directory a registry version's ModelDataUrl (file://...) points at."""
+    url = urlsplit(package.model_data_url)
+    if url.scheme != "file":
+        raise PromotionError(f"{package.ref}: ModelDataUrl {package.model_data_url!r} is not a local "
+                             "file:// location; the local promotion path needs the model on this machine")
+    path = Path(unquote(url.path))
+    if not path.is_dir():
+        raise PromotionError(f"{package.ref}: model directory {path} is missing")
+    return path
+
+
+def store_versions(home: CloudHome) -> list[str]:
+    """TwinModel versions present in the component store, ascending (semver)."""
+    prefix = f"{COMPONENT}-"
+    found = []
+    for path in home.recipe_dir.glob(f"{prefix}*"):
+        version = path.stem[len(prefix):]
+        if nodesemver.valid(version, loose=False):
+            found.append(version)
+    return nodesemver.sort(found, loose=False)
+
+
+def next_version(known: list[str]) -> str:
+    """1.0.0 for the first, then the next patch after the highest known version."""
+    if not known:
+        return FIRST_VERSION
+    return nodesemver.inc(nodesemver.max_satisfying(known, "*", loose=False), "patch", loose=False)
+
+
+def recipe_artifact(recipe_path: Path) -> dict[str, Any]:
+    """The twin-model.zip artifact entry of a built TwinModel recipe."""
+    recipe = yaml.safe_load(recipe_path.read_text(encoding="utf-8"))
+    for manifest in recipe.get("Manifests", []):
+        for artifact in manifest.get("Artifacts", []):
+            if str(artifact.get("URI", "")).endswith("/twin-model.zip"):
+                return artifact
+    raise PromotionError(f"{recipe_path}: no twin-model.zip artifact in the recipe")
+
+
+def zip_digest(path: Path) -> str:
+    """Greengrass's artifact digest: base64 of the SHA-256 of the file."""
+    return base64.b64encode(hashlib.sha256(path.read_bytes()).digest()).decode("ascii")
+
+
+# -- promotion ----------------------------------------------------------------------------------
+
+@dataclass
+class GateResult:
+    allowed: bool
+    message: str
+    serving_ref: str | None = None
+
+
+class Promoter:
+    def __init__(self, home: CloudHome, registry: ModelRegistry, target: PromotionTarget | None = None,
+                 *, deploy_timeout_s: float = 300.0, tolerance_pct: float = 0.0) -> None:
+        self.home = home
+        self.registry = registry
+        self.target = target
+        self.log = PromotionLog(home.promotions_db)
+        self.deploy_timeout_s = deploy_timeout_s
+        self.tolerance_pct = tolerance_pct
+
+    # serving model --------------------------------------------------------------------------
+    def serving(self) -> tuple[str | None, ModelPackage | None]:
+        """(component version, registry version) serving now: on the target, else last published."""
+        records = self.log.all()
+        if self.target is not None:
+            version = self.target.deployed_version()
+            if version is None:
+                return None, None
+            mine = [r for r in records if r.component_version == version and r.model_ref]
+        else:
+            mine = [r for r in records if r.status in ("PUBLISHED", "SUCCEEDED") and r.model_ref]
+            version = mine[-1].component_version if mine else None
+        if not mine:
+            return version, None
+        return version, self.registry.get(*parse_ref(mine[-1].model_ref))
+
+    def gate(self, candidate: ModelPackage) -> GateResult:
+        """Compare mean regret % with the serving model on the candidate's evaluation."""
+        version, serving = self.serving()
+        if serving is None:
+            note = (f"{COMPONENT} {version} on {self.target.name} was not promoted from this registry; "
+                    "nothing to compare with" if version else "no model is serving yet")
+            return GateResult(True, note)
+        if serving.ref == candidate.ref:
+            return GateResult(True, f"{candidate.ref} is the serving model", serving.ref)
+        new = candidate.metrics.get("mean_regret_pct")
+        if new is None:
+            return GateResult(False, f"{candidate.ref} has no mean regret metric; cannot show it is "
+                                     f"not worse than {serving.ref}", serving.ref)
+        spec = candidate.metrics.get("evaluation")
+        if spec is not None and serving.metrics.get("evaluation") == spec:
+            old, how = serving.metrics.get("mean_regret_pct"), "recorded"
+        elif spec is not None:
+            from edgeloop.components.digital_twin.model import ArtifactError, PowerModel
+
+            from .pipeline import evaluation_metrics
+            try:
+                old = evaluation_metrics(PowerModel.load(model_dir_of(serving)), spec)["mean_regret_pct"]
+            except (ArtifactError, PromotionError) as exc:
+                return GateResult(False, f"cannot re-evaluate serving {serving.ref}: {exc}", serving.ref)
+            how = "re-evaluated on the candidate's evaluation"
+        else:
+            return GateResult(False, f"{candidate.ref} records no evaluation spec", serving.ref)
+        if old is None:
+            return GateResult(True, f"serving {serving.ref} has no mean regret; nothing to compare", serving.ref)
+        where = f"{COMPONENT} {version}" + (f" on {self.target.name}" if self.target else "")
+        if new > old + self.tolerance_pct:
+            return GateResult(False, f"{candidate.ref} has mean regret {new:.3f} %, worse than {old:.3f} % "
+                                     f"of {serving.ref} serving as {where} ({how})", serving.ref)
+        return GateResult(True, f"{candidate.ref} mean regret {new:.3f} % <= {old:.3f} % of "
+                                f"{serving.ref} ({how})", serving.ref)
+
+    # approve + promote ----------------------------------------------------------------------
+    def approve(self, ref: str, *, force: bool = False, description: str = "") -> Promotion:
+        """Gate, approve in the registry, build the next component version and deploy it."""
+        group, version = parse_ref(ref)
+        candidate = self.registry.get(group, version)
+        check_transition(candidate, APPROVED, force)   # a wrong state is a clearer answer than the gate's
+        gate = self.gate(candidate)
+        if not gate.allowed and not force:
+            raise PromotionRefused(f"refusing to approve {candidate.ref}: {gate.message}; "
+                                   "pass --force to deploy it anyway")
+        approved = self.registry.set_status(group, version, APPROVED,
+                                            description or f"approved; gate: {gate.message}"
+                                            + (" (forced)" if not gate.allowed else ""), force=force)
+        return self.promote(approved, time.monotonic())
+
+    def promote(self, package: ModelPackage, approved_clock: float) -> Promotion:
+        """Build and deploy an Approved version; `approved_clock` is time.monotonic() at approval."""
+        from edgeloop.components.digital_twin.packaging import (
+            PackagingError,
+            build_model_component,
+        )
+        if package.status != APPROVED:
+            raise PromotionError(f"{package.ref} is {package.status}; only Approved versions are promoted")
+        model_dir = model_dir_of(package)
+        version = next_version(sorted(set(store_versions(self.home))
+                                      | {r.component_version for r in self.log.all()}))
+        metrics = {k: package.metrics.get(k) for k in ("mean_regret_pct", "savings_capture",
+                                                         "pooled_test_mae_kw", "infeasible")}
+        try:
+            recipe = build_model_component(model_dir, version, self.home.recipe_dir, self.home.artifact_dir,
+                                           model_version=package.ref, extra_config={"metrics": metrics})
+        except PackagingError as exc:
+            raise PromotionError(f"{package.ref}: {exc}") from None
+        archive = self.home.artifact_dir / COMPONENT / version / "twin-model.zip"
+        digest = zip_digest(archive)
+        declared = recipe_artifact(Path(recipe)).get("Digest")
+        if declared != digest:
+            raise PromotionError(f"{recipe}: recipe digest {declared} does not match {archive} ({digest})")
+        record = self.log.add(kind="promote", model_ref=package.ref, component_version=version,
+                              target=self.target.name if self.target else None,
+                              artifact_sha256=hashlib.sha256(archive.read_bytes()).hexdigest(),
+                              approved_at=package.updated_at, started_at=utc_now(),
+                              status="PUBLISHED" if self.target is None else "DEPLOYING",
+                              detail=f"built {recipe}")
+        if self.target is None:
+            self.log.update(record, finished_at=utc_now())
+            return self.log.get(record)
+        return self._deploy(record, version, approved_clock)
+
+    def _deploy(self, record: int, version: str, clock: float) -> Promotion:
+        assert self.target is not None
+        try:
+            outcome = self.target.deploy(self.home.recipe_dir, self.home.artifact_dir, version,
+                                         self.deploy_timeout_s)
+        except PromotionError as exc:
+            self.log.update(record, status="FAILED", finished_at=utc_now(), detail=str(exc))
+            raise
+        seconds = round(time.monotonic() - clock, 3) if outcome.status == "SUCCEEDED" else None
+        self.log.update(record, status=outcome.status, deployment_id=outcome.deployment_id,
+                        finished_at=utc_now(), detail=outcome.detail, seconds_to_serving=seconds)
+        return self.log.get(record)
+
+    # rollback -------------------------------------------------------------------------------
+    def rollback(self) -> Promotion:
+        """Redeploy the version that served before the current one; mark the current one Rejected."""
+        if self.target is None:
+            raise PromotionError("rollback redeploys to a core: give --core-root")
+        current = self.target.deployed_version()
+        if current is None:
+            raise PromotionError(f"{COMPONENT} is not deployed on {self.target.name}; nothing to roll back")
+        history = [r for r in reversed(self.log.all())
+                   if r.target == self.target.name and r.status == "SUCCEEDED"]
+        current_ref = next((r.model_ref for r in history if r.component_version == current), None)
+        previous = None
+        for r in history:
+            if r.component_version == current or r.model_ref is None:
+                continue
+            if self.registry.get(*parse_ref(r.model_ref)).status == REJECTED:
+                continue
+            if not (self.home.recipe_dir / f"{COMPONENT}-{r.component_version}.yaml").exists():
+                continue
+            previous = r
+            break
+        if previous is None:
+            raise PromotionError(f"no earlier {COMPONENT} version that is not rejected was deployed to "
+                                 f"{self.target.name}; {current} stays")
+        clock = time.monotonic()
+        record = self.log.add(kind="rollback", model_ref=previous.model_ref,
+                              component_version=previous.component_version, target=self.target.name,
+                              artifact_sha256=previous.artifact_sha256, started_at=utc_now(), status="DEPLOYING",
+                              detail=f"from {current} ({current_ref or 'unknown model'})")
+        result = self._deploy(record, previous.component_version, clock)
+        if result.status == "SUCCEEDED" and current_ref:
+            package = self.registry.get(*parse_ref(current_ref))
+            if package.status == APPROVED:
+                self.registry.set_status(package.group, package.version, REJECTED,
+                                         f"rolled back on {utc_now()}: {self.target.name} went back to "
+                                         f"{COMPONENT} {previous.component_version} ({previous.model_ref})")
+        self.log.update(record, detail=f"from {current} ({current_ref or 'unknown model'}) to "
+                                       f"{previous.component_version} ({previous.model_ref})"
+                                       + (f"; {result.detail}" if result.detail else ""))
+        return self.log.get(record)
+
+
+def last_target_root(home: CloudHome) -> str | None:
+    """The core root of the latest deployment this home made (rollback's default target)."""
+    for record in reversed(PromotionLog(home.promotions_db).all()):
+        if record.target and record.target.startswith("local-core:"):
+            return record.target[len("local-core:"):]
+    return None
+
+
+__all__ = ["COMPONENT", "DeploymentOutcome", "GateResult", "LocalCoreTarget", "Promoter", "Promotion",
+           "PromotionError", "PromotionLog", "PromotionRefused", "PromotionTarget", "RegistryError",
+           "last_target_root", "next_version", "store_versions", "zip_digest"]

@@ -1,0 +1,191 @@
+"""`edgeloop registry ...`: model package groups and versions; approval promotes to the core.
+
+  edgeloop registry list [--group G] [--home DIR] [--json]
+  edgeloop registry show GROUP/VERSION [--home DIR] [--json]
+  edgeloop registry approve GROUP/VERSION [--force] [--core-root DIR] [--description TEXT]
+  edgeloop registry reject GROUP/VERSION --reason TEXT
+  edgeloop registry rollback [--core-root DIR]
+
+`approve` without --core-root publishes the component into HOME/components only (deploy it with
+`edgeloop core deploy`); with it, it deploys and waits. `rollback` defaults to the core the last
+promotion deployed to.
+
+Exit codes: 0 done; 1 refused (worse model, unknown version, bad transition) or the deployment
+failed; 2 bad arguments (list/show of something unknown, no core to roll back).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from edgeloop.cloud.home import CloudHome, add_home_argument
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `registry` command group."""
+    registry = subparsers.add_parser("registry", help="model registry: versions, approval, promotion",
+                                     description="Model package groups and versions (SageMaker Model "
+                                                 "Registry semantics); approval deploys to the core.")
+    commands = registry.add_subparsers(dest="registry_command", metavar="COMMAND", required=True)
+
+    listing = commands.add_parser("list", help="model package versions")
+    listing.add_argument("--group", help="only this model package group")
+    add_home_argument(listing)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=run_list)
+
+    show = commands.add_parser("show", help="one version: status, metrics, artifact, run, promotions")
+    show.add_argument("ref", metavar="GROUP/VERSION")
+    add_home_argument(show)
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(func=run_show)
+
+    approve = commands.add_parser("approve", help="approve a version and promote it to the core")
+    approve.add_argument("ref", metavar="GROUP/VERSION")
+    add_home_argument(approve)
+    approve.add_argument("--core-root", metavar="DIR", help="deploy to the local core under DIR")
+    approve.add_argument("--force", action="store_true",
+                         help="approve even if it is worse than the serving model, rejected or already approved")
+    approve.add_argument("--description", default="", help="approval description")
+    approve.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the deployment")
+    approve.set_defaults(func=run_approve)
+
+    reject = commands.add_parser("reject", help="reject a version")
+    reject.add_argument("ref", metavar="GROUP/VERSION")
+    reject.add_argument("--reason", required=True, help="why (kept as the approval description)")
+    add_home_argument(reject)
+    reject.set_defaults(func=run_reject)
+
+    rollback = commands.add_parser("rollback", help="redeploy the previous TwinModel version")
+    add_home_argument(rollback)
+    rollback.add_argument("--core-root", metavar="DIR", help="the core (default: the last promotion's)")
+    rollback.add_argument("--timeout", type=float, default=300.0)
+    rollback.set_defaults(func=run_rollback)
+
+
+def _error(message: str, code: int) -> int:
+    print(f"edgeloop registry: error: {message}", file=sys.stderr)
+    return code
+
+
+def _open(args: argparse.Namespace, core_root: str | None = None):
+    from edgeloop.cloud.promotion import LocalCoreTarget, Promoter
+
+    from .local import LocalRegistry
+    home = CloudHome.at(args.home)
+    registry = LocalRegistry(home.registry_db)
+    target = LocalCoreTarget(core_root) if core_root else None
+    return home, registry, Promoter(home, registry, target, deploy_timeout_s=getattr(args, "timeout", 300.0))
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from .base import RegistryError
+    _, registry, promoter = _open(args)
+    try:
+        packages = registry.list(args.group)
+    except RegistryError as exc:
+        return _error(str(exc), 2)
+    components: dict[str, str] = {}
+    for record in promoter.log.all():
+        if record.kind == "promote" and record.model_ref:
+            components[record.model_ref] = f"{record.component_version} {record.status}"
+    if args.json:
+        print(json.dumps([{**p.to_dict(), "component": components.get(p.ref)} for p in packages], indent=2))
+        return 0
+    if not packages:
+        print("no model packages yet (edgeloop pipeline run twin)")
+        return 0
+    print(f"{'MODEL':22s} {'STATUS':22s} {'CREATED':25s} {'REGRET %':>8s}  COMPONENT")
+    for p in packages:
+        regret = p.metrics.get("mean_regret_pct")
+        print(f"{p.ref:22s} {p.status:22s} {p.created_at:25s} "
+              f"{'' if regret is None else f'{regret:.3f}':>8s}  {components.get(p.ref, '')}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from .base import RegistryError, parse_ref
+    _, registry, promoter = _open(args)
+    try:
+        package = registry.get(*parse_ref(args.ref))
+    except RegistryError as exc:
+        return _error(str(exc), 2)
+    promotions = [r.to_dict() for r in promoter.log.all() if r.model_ref == package.ref]
+    if args.json:
+        print(json.dumps({**package.to_dict(), "promotions": promotions}, indent=2))
+        return 0
+    print(f"{package.ref}  {package.status}")
+    print(f"arn             {package.arn}")
+    print(f"created         {package.created_at}   updated {package.updated_at or '-'}")
+    print(f"model data url  {package.model_data_url}")
+    print(f"run             {package.run_id}")
+    print(f"description     {package.description}")
+    print(f"approval        {package.approval_description or '-'}")
+    print("metrics         " + json.dumps(package.metrics))
+    for r in promotions:
+        print(f"promotion       {r['kind']} -> com.edgeloop.TwinModel {r['component_version']} "
+              f"{r['status']} on {r['target'] or 'component store only'} {r['finished_at'] or ''} {r['detail']}")
+    return 0
+
+
+def _report(record) -> None:
+    print(f"{record.kind}: {record.model_ref} -> com.edgeloop.TwinModel {record.component_version} "
+          f"{record.status}" + (f" on {record.target}" if record.target else " (published to the component store)"))
+    if record.deployment_id:
+        print(f"deployment {record.deployment_id}" + (f": {record.detail}" if record.detail else ""))
+    if record.seconds_to_serving is not None:
+        what = "approval" if record.kind == "promote" else "rollback"
+        print(f"time from {what} to the new model serving: {record.seconds_to_serving:.1f} s")
+
+
+def run_approve(args: argparse.Namespace) -> int:
+    from edgeloop.cloud.promotion import PromotionError, PromotionRefused
+
+    from .base import RegistryError
+    home, _, promoter = _open(args, args.core_root)
+    try:
+        record = promoter.approve(args.ref, force=args.force, description=args.description)
+    except PromotionRefused as exc:
+        return _error(str(exc), 1)
+    except RegistryError as exc:
+        return _error(str(exc), 1)
+    except PromotionError as exc:
+        return _error(f"{args.ref} is approved but was not promoted: {exc}", 1)
+    _report(record)
+    if record.target is None:
+        print(f"deploy with: edgeloop core deploy --root ROOT --recipe-dir {home.recipe_dir} "
+              f"--artifact-dir {home.artifact_dir} --merge com.edgeloop.TwinModel={record.component_version}")
+    return 0 if record.status in ("SUCCEEDED", "PUBLISHED") else 1
+
+
+def run_reject(args: argparse.Namespace) -> int:
+    from .base import REJECTED, RegistryError, parse_ref
+    _, registry, promoter = _open(args)
+    try:
+        group, version = parse_ref(args.ref)
+        package = registry.set_status(group, version, REJECTED, args.reason)
+    except RegistryError as exc:
+        return _error(str(exc), 1)
+    print(f"{package.ref} Rejected: {args.reason}")
+    serving = [r for r in promoter.log.all() if r.model_ref == package.ref and r.status == "SUCCEEDED"]
+    if serving:
+        print(f"note: it was deployed as com.edgeloop.TwinModel {serving[-1].component_version} on "
+              f"{serving[-1].target}; if it still serves there, run `edgeloop registry rollback`")
+    return 0
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    from edgeloop.cloud.promotion import PromotionError, last_target_root
+    home = CloudHome.at(args.home)
+    root = args.core_root or last_target_root(home)
+    if root is None:
+        return _error("no core to roll back: nothing was deployed from this home; give --core-root", 2)
+    _, _, promoter = _open(args, root)
+    try:
+        record = promoter.rollback()
+    except PromotionError as exc:
+        return _error(str(exc), 1)
+    _report(record)
+    return 0 if record.status == "SUCCEEDED" else 1
