@@ -16,9 +16,7 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +26,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from edgeloop.simulator.core.client import CoreClient  # noqa: E402
+from edgeloop.simulator.core.launcher import launch_core  # noqa: E402
 from edgeloop.simulator.core.paths import CorePaths  # noqa: E402
 from edgeloop.simulator.core.status import read_status  # noqa: E402
 from machine import describe  # noqa: E402
@@ -131,12 +130,8 @@ def main() -> int:
         write_component(tmp / "dev", f"bench.Raw{role.title()}", "raw_ipc.py", {"accessControl": raw_policy},
                         {"RAW_ROLE": role, "RAW_TOPIC": raw_topic, "RAW_COUNT": str(args.raw_count),
                          "RAW_START_FILE": str(raw_start)})
-    core = subprocess.Popen([sys.executable, "-m", "edgeloop.cli", "core", "start", "--root", str(root.root),
-                             "--mqtt-port", "0", "--log-level", "WARNING"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    core = launch_core(root.root, "--mqtt-port", "0", "--log-level", "WARNING")
     try:
-        if not core.stdout.readline().startswith("edgeloop core ready"):
-            raise SystemExit("the core did not start")
         with CoreClient(root) as client:
             deployment = client.create_deployment(
                 recipe_dir=str(tmp / "dev" / "recipes"), artifact_dir=str(tmp / "dev" / "artifacts"),
@@ -212,8 +207,7 @@ def main() -> int:
             device.loop_stop()
             device.disconnect()
     finally:
-        core.send_signal(signal.SIGTERM)
-        core.wait(60)
+        core.stop()
         if args.keep:
             print(f"kept {tmp}")
         else:

@@ -8,19 +8,17 @@ with the unmodified awsiotsdk IPC client — exactly what a component on a real 
 from __future__ import annotations
 
 import json
-import os
 import queue
-import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import paho.mqtt.client as mqtt
 import yaml
-from edgeloop.simulator.core.paths import CorePaths
+from edgeloop.simulator.core.launcher import CoreProcess, launch_core
 from edgeloop.simulator.core.status import read_status
 
 PYTHON = sys.executable
@@ -84,20 +82,8 @@ class ComponentKit:
 
 
 @dataclass
-class RunningCore:
-    root: Path
-    proc: subprocess.Popen
-    ready_line: str = ""
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def paths(self) -> CorePaths:
-        return CorePaths.at(self.root)
-
-    @property
-    def mqtt_url(self) -> str | None:
-        status = read_status(self.paths)
-        return status.get("mqtt_url") if status else None
+class RunningCore(CoreProcess):
+    """A launched core plus what tests ask of it: deployments through the CLI, states, logs."""
 
     def cli(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
         return subprocess.run([PYTHON, "-m", "edgeloop.cli", *args], capture_output=True, text=True,
@@ -145,33 +131,12 @@ class RunningCore:
         path = self.paths.core_log
         return path.read_text() if path.exists() else ""
 
-    def stop(self, timeout: float = 60.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            raise
-
 
 def start_core(root: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 60.0) -> RunningCore:
-    cmd = [PYTHON, "-m", "edgeloop.cli", "core", "start", "--root", str(root), "--mqtt-port", "0",
-           "--update-timeout", "2", "--settle-timeout", "20", "--stable-time", "2", *args]
-    full_env = dict(os.environ, **(env or {}))
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=full_env)
-    core = RunningCore(root, proc)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line.startswith("edgeloop core ready"):
-            core.ready_line = line.strip()
-            return core
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise AssertionError(f"the core did not start:\n{core.core_log()}")
+    """A core with short timeouts (tests deploy often) and a free broker port."""
+    launched = launch_core(root, "--mqtt-port", "0", "--update-timeout", "2", "--settle-timeout", "20",
+                           "--stable-time", "2", *args, env=env, timeout=timeout)
+    return RunningCore(root, launched.proc, launched.ready_line)
 
 
 class Device:
