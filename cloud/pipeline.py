@@ -281,12 +281,23 @@ def run_twin_pipeline(home: CloudHome, registry: ModelRegistry, params: TwinPara
                 f"{lin['rows_invalid']} invalid, {lin['time_range'][0]} .. {lin['time_range'][1]}")
 
     def do_train() -> str:
+        from edgeloop.cloud.twin.evaluate import evaluate, reference_grid
+        spec = params.evaluation()
+        requests = reference_grid(spec["simulations"], spec["no_of_trials"], spec["train_error_weight"])
+        plant = Plant.default(spec["plant_seed"])
+
+        def regret(model: Any) -> float:  # what the twin is for: rankings, against the oracle
+            return evaluate(model, plant, requests, spec["seed"]).mean_regret_pct
+
         with progress("training layouts", total=2) as advance:
-            result = train(state["training_csv"], model_dir, state["boundaries"], params.training(), advance)
+            result = train(state["training_csv"], model_dir, state["boundaries"], params.training(), advance,
+                           score=regret, score_name="mean regret % on the evaluation")
         state["model"] = result.model
         run.metrics["pooled_test_mae_kw"] = result.model.metadata_["metrics"]["pooled_test_mae_kw"]
         run.metrics["layout"] = result.chosen_layout
-        return f"layout {result.chosen_layout}, pooled holdout MAE {run.metrics['pooled_test_mae_kw']:.3f} kW"
+        scores = ", ".join(f"{name} {c['score']:.2f} %" for name, c in result.comparison.items())
+        return (f"layout {result.chosen_layout} (regret {scores}), pooled holdout MAE "
+                f"{run.metrics['pooled_test_mae_kw']:.3f} kW")
 
     def do_simulate() -> str:
         from edgeloop.cloud.twin.evaluate import reference_grid, simulate

@@ -21,6 +21,7 @@ _GROUPS = (
     "edgeloop.cloud.cli",
     "edgeloop.cloud.pipeline_cli",
     "edgeloop.cloud.registry.cli",
+    "edgeloop.demo",
 )
 
 
