@@ -11,4 +11,7 @@ Module map (one job each):
   loop_optimizer  the reference-style per-trial loop, the executable specification of the ranking
   request         the Lambda-style request event: parsing and RequestError
   handler         lambda_handler(event, context)
+  component       the Greengrass component: TwinService (requests, telemetry, model swaps) and its IPC
+                  wiring; `python -m edgeloop.components.digital_twin` runs it (__main__)
+  packaging       builds com.edgeloop.TwinModel and com.edgeloop.DigitalTwin (recipes, artifacts, GDK build)
 """

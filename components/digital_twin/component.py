@@ -1,0 +1,638 @@
+"""com.edgeloop.DigitalTwin: the plant twin as a Greengrass component.
+
+Two layers:
+
+* `TwinService` - pure Python, no IPC: holds the serving model (swapped atomically: one reference,
+  read once per message), answers ranking requests, tracks telemetry per plant (rolling live error,
+  recommendations per batch of samples) and counts what it did. Every handler returns the messages
+  to publish instead of publishing, so it is tested without a core.
+* `TwinComponent` - the IPC wiring (edgeloop.ipc): subscriptions, one worker thread that handles
+  requests and telemetry in arrival order (the optimizer's lookup tables are filled lazily and are
+  not shared between threads), and a loader thread that verifies and prepares a new model while the
+  old one keeps serving. A reply is never lost to a swap: the worker always holds a usable model.
+
+Topics (the access the recipe grants, and no more):
+  local request  edgeloop/twin/request          -> edgeloop/twin/response/<request_id>
+  cloud request  edgeloop/<thing>/twin/request  -> edgeloop/<thing>/twin/response/<request_id>
+  telemetry      dt/compressor/<plant>/telemetry -> dt/compressor/<plant>/recommendation
+                                                    dt/compressor/<plant>/twin/error
+  status         edgeloop/twin/status and edgeloop/<thing>/twin/status: the serving model, counters,
+                 and every model load or refusal (so the cloud sees whether a promotion landed)
+
+A request is `{"request_id", "event": <the reference Lambda event>, "seed"?}` or the event's fields
+beside `request_id`. The reply: `{"request_id", "model_version", "component_version" (of the
+TwinModel that answered), "ranking": [{config: kW}, ...], "estimates": {config: {"expected", "low",
+"high"}}, "excluded": [config, ...], "elapsed_ms"}`, or `{"request_id", "error": {"field",
+"problem"}, "elapsed_ms"}`; request_id is "unknown" when it is missing or not a safe topic level.
+
+The model comes from com.edgeloop.TwinModel: its configuration names the version, the registry
+model version and `modelSha256`; its unarchived artifact is under the Greengrass root (env
+EDGELOOP_GG_ROOT, set by the recipe to {kernel:rootPath}).
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import logging
+import math
+import os
+import queue
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import configurations as cfgs
+from .model import ArtifactError, PowerModel
+from .optimizer import Optimizer
+from .packaging import METADATA_FILE, MODEL_COMPONENT, MODEL_FOLDER
+from .request import RequestError, parse_request
+
+log = logging.getLogger("edgeloop.twin")
+
+REQUEST_TOPIC = "edgeloop/twin/request"
+RESPONSE_TOPIC = "edgeloop/twin/response/{request_id}"
+IOT_REQUEST_TOPIC = "edgeloop/{thing}/twin/request"
+IOT_RESPONSE_TOPIC = "edgeloop/{thing}/twin/response/{request_id}"
+TELEMETRY_FILTER = "dt/compressor/+/telemetry"
+RECOMMENDATION_TOPIC = "dt/compressor/{plant_id}/recommendation"
+ERROR_TOPIC = "dt/compressor/{plant_id}/twin/error"
+STATUS_TOPIC = "edgeloop/twin/status"
+IOT_STATUS_TOPIC = "edgeloop/{thing}/twin/status"
+ROOT_ENV = "EDGELOOP_GG_ROOT"
+
+UNKNOWN_ID = "unknown"
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")   # one safe MQTT topic level
+_ENVELOPE = ("request_id", "event", "seed")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_VERSION = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
+PREWARM_MAX_CELLS = 2_000_000   # fill whole lookup grids up to this size before a model serves
+Outgoing = tuple[str, dict[str, Any]]   # (topic, JSON body)
+
+
+# -- settings -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Settings:
+    """The component's own configuration (recipe DefaultConfiguration, deployments may change it)."""
+
+    error_window: int = 60
+    error_every: int = 10
+    recommend_every: int = 5
+    status_interval_s: float = 60.0
+
+    @classmethod
+    def from_config(cls, config: Any) -> tuple["Settings", list[str]]:
+        """Settings from the configuration tree; a bad value keeps its default and is named in the problems."""
+        problems: list[str] = []
+        config = config if isinstance(config, Mapping) else {}
+        telemetry = config.get("telemetry", {})
+        if not isinstance(telemetry, Mapping):
+            problems.append(f"/telemetry: expected an object, got {telemetry!r}")
+            telemetry = {}
+        values: dict[str, Any] = {}
+        for key, attr, where in (("errorWindow", "error_window", telemetry),
+                                 ("errorEvery", "error_every", telemetry),
+                                 ("recommendEvery", "recommend_every", telemetry),
+                                 ("statusIntervalS", "status_interval_s", config)):
+            if key not in where:
+                continue
+            value = where[key]
+            number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+            whole = attr != "status_interval_s"
+            if number is None or not math.isfinite(number) or number <= 0 or (whole and number != int(number)):
+                prefix = "/telemetry" if where is telemetry else ""
+                problems.append(f"{prefix}/{key}: expected a positive {'whole ' if whole else ''}number, "
+                                f"got {value!r}; keeping {getattr(cls, attr)}")
+                continue
+            values[attr] = int(number) if whole else float(number)
+        return cls(**values), problems
+
+
+# -- the model ------------------------------------------------------------------------------------
+class ModelRefused(Exception):
+    """A TwinModel version cannot be served; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A verified model ready to serve, with the TwinModel identity it came from."""
+
+    model: PowerModel
+    optimizer: Optimizer
+    model_version: str        # the registry model version, e.g. "edgeloop-twin/3"
+    component_version: str    # the com.edgeloop.TwinModel version, e.g. "1.0.3"
+    sha256: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.component_version, self.model_version, self.sha256)
+
+
+def model_identity(config: Any) -> tuple[str, str, str]:
+    """(componentVersion, modelVersion, modelSha256) from the TwinModel configuration, checked."""
+    if not isinstance(config, Mapping):
+        raise ModelRefused(f"{MODEL_COMPONENT} configuration is not an object: {config!r}")
+    version, model_version, sha = (config.get(k) for k in ("componentVersion", "modelVersion", "modelSha256"))
+    if not isinstance(version, str) or not _VERSION.match(version):
+        raise ModelRefused(f"{MODEL_COMPONENT} configuration /componentVersion: expected a version like "
+                           f"1.0.0, got {version!r}")
+    if not isinstance(model_version, str) or not model_version:
+        raise ModelRefused(f"{MODEL_COMPONENT} configuration /modelVersion: expected a non-empty string, "
+                           f"got {model_version!r}")
+    if not isinstance(sha, str) or not _SHA256.match(sha):
+        raise ModelRefused(f"{MODEL_COMPONENT} configuration /modelSha256: expected 64 lowercase hex "
+                           f"digits, got {sha!r}")
+    return version, model_version, sha
+
+
+def model_directory(root: Path, component_version: str) -> Path:
+    """Where Greengrass unarchives a TwinModel version's `twin-model.zip`."""
+    return Path(root) / "packages" / "artifacts-unarchived" / MODEL_COMPONENT / component_version / MODEL_FOLDER
+
+
+def load_verified(root: Path, config: Any, prewarm_max_cells: int = PREWARM_MAX_CELLS) -> LoadedModel:
+    """Check the model against `modelSha256`, load it (every model file verified), warm its tables.
+
+    Warming fills each configuration's whole lookup grid when the grids total at most
+    `prewarm_max_cells`, so the first request after a swap is as fast as any other.
+    """
+    version, model_version, sha = model_identity(config)
+    directory = model_directory(root, version)
+    metadata = directory / METADATA_FILE
+    try:
+        actual = hashlib.sha256(metadata.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ModelRefused(f"{MODEL_COMPONENT} {version}: cannot read {metadata}: {exc.strerror or exc}") from None
+    if actual != sha:
+        raise ModelRefused(f"{MODEL_COMPONENT} {version}: {metadata} has SHA-256 {actual}, but modelSha256 "
+                           f"is {sha}; refusing a model that does not match its record")
+    try:
+        model = PowerModel.load(directory)
+    except ArtifactError as exc:
+        raise ModelRefused(f"{MODEL_COMPONENT} {version}: {exc}") from None
+    optimizer = Optimizer(model)
+    try:
+        tables = [optimizer.table(name) for name in model.configurations_]
+    except ValueError as exc:
+        raise ModelRefused(f"{MODEL_COMPONENT} {version}: cannot build lookup tables: {exc}") from None
+    if sum(t.values.size for t in tables) <= prewarm_max_cells:
+        for table in tables:
+            table.fill(np.arange(table.values.size))
+    return LoadedModel(model, optimizer, model_version, version, sha)
+
+
+# -- telemetry ------------------------------------------------------------------------------------
+class TelemetryError(ValueError):
+    def __init__(self, field: str, problem: str) -> None:
+        self.field, self.problem = field, problem
+        super().__init__(f"{field}: {problem}")
+
+
+@dataclass(frozen=True)
+class Sample:
+    plant_id: str
+    timestamp: Any
+    flow: float
+    pressure: float
+    power: float
+    config: str
+
+
+def parse_sample(topic: str, payload: Any) -> Sample:
+    """A telemetry message (JSON {plant_id, timestamp, seq, flow, pressure, power, config})."""
+    parts = topic.split("/")
+    if len(parts) != 4 or parts[:2] != ["dt", "compressor"] or parts[3] != "telemetry" or not parts[2]:
+        raise TelemetryError("topic", f"{topic!r} is not dt/compressor/<plant_id>/telemetry")
+    if isinstance(payload, (bytes, bytearray, str)):
+        try:
+            payload = json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise TelemetryError("message", f"not JSON: {exc}") from None
+    if not isinstance(payload, Mapping):
+        raise TelemetryError("message", f"expected a JSON object, got {type(payload).__name__}")
+    plant_id = payload.get("plant_id", parts[2])
+    if plant_id != parts[2]:
+        raise TelemetryError("plant_id", f"{plant_id!r} does not match the topic's plant {parts[2]!r}")
+    numbers = {}
+    for name in ("flow", "pressure", "power"):
+        value = payload.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise TelemetryError(name, f"expected a finite number >= 0, got {value!r}")
+        numbers[name] = float(value)
+    config = payload.get("config")
+    if not isinstance(config, str) or not config:
+        raise TelemetryError("config", f"expected a configuration name like 'c1c2', got {config!r}")
+    return Sample(parts[2], payload.get("timestamp"), numbers["flow"], numbers["pressure"], numbers["power"], config)
+
+
+@dataclass
+class PlantTracker:
+    """One plant's rolling residuals (measured - predicted kW) and its current sample batch."""
+
+    model_key: tuple[str, str, str]
+    window: int
+    residuals: collections.deque = field(init=False)
+    batch: list[Sample] = field(default_factory=list)
+    since_error: int = 0
+
+    def __post_init__(self) -> None:
+        self.residuals = collections.deque(maxlen=self.window)
+
+
+def _round(x: float | None, digits: int = 3) -> float | None:
+    return None if x is None or not math.isfinite(x) else round(float(x), digits)
+
+
+# -- the service ----------------------------------------------------------------------------------
+class TwinService:
+    """Requests, telemetry and the serving model; thread-safe for one worker plus one loader thread."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self._loaded: LoadedModel | None = None
+        self._plants: dict[str, PlantTracker] = {}
+        self._lock = threading.Lock()
+        self.counters = {"requests": 0, "request_errors": 0, "telemetry": 0, "telemetry_errors": 0,
+                         "recommendations": 0, "models_loaded": 0, "models_refused": 0}
+
+    # model
+    @property
+    def loaded(self) -> LoadedModel | None:
+        return self._loaded
+
+    def install(self, loaded: LoadedModel) -> None:
+        """Serve `loaded` from the next message on (one reference assignment: atomic for readers)."""
+        self._loaded = loaded
+        self._count("models_loaded")
+
+    def refused(self) -> None:
+        self._count("models_refused")
+
+    def configure(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self.counters[name] += n
+
+    def status(self, event: str, problem: str | None = None) -> dict[str, Any]:
+        loaded = self._loaded
+        with self._lock:
+            counters = dict(self.counters)
+        body: dict[str, Any] = {
+            "event": event, "serving": loaded is not None,
+            "model_version": loaded.model_version if loaded else None,
+            "component_version": loaded.component_version if loaded else None,
+            "model_sha256": loaded.sha256 if loaded else None,
+            "counters": counters, "timestamp": time.time()}
+        if problem:
+            body["problem"] = problem
+        return body
+
+    # requests
+    def handle_request(self, message: Any, received_at: float | None = None) -> tuple[str, dict[str, Any]]:
+        """(request_id, reply body) for one request message; never raises for bad input."""
+        started = time.perf_counter() if received_at is None else received_at
+        request_id = UNKNOWN_ID
+        try:
+            if isinstance(message, (bytes, bytearray, str)):
+                try:
+                    message = json.loads(message)
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise RequestError("message", f"not JSON: {exc}") from None
+            if not isinstance(message, Mapping):
+                raise RequestError("message", f"expected a JSON object, got {type(message).__name__}")
+            raw_id = message.get("request_id")
+            if raw_id is None:
+                raise RequestError("request_id", "missing")
+            if not isinstance(raw_id, str) or not _REQUEST_ID.match(raw_id):
+                raise RequestError("request_id", f"{raw_id!r} must be 1-128 letters, digits or . _ : -")
+            request_id = raw_id
+            seed = message.get("seed")
+            if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+                raise RequestError("seed", f"expected a whole number >= 0, got {seed!r}")
+            if "event" in message:
+                extra = sorted(set(message) - set(_ENVELOPE))
+                if extra:
+                    raise RequestError(extra[0], "unknown field beside 'event' (expected request_id, event, seed)")
+                event = message["event"]
+            else:
+                event = {k: v for k, v in message.items() if k not in _ENVELOPE}
+            request = parse_request(event)
+            loaded = self._loaded
+            if loaded is None:
+                raise RequestError("model", f"no verified {MODEL_COMPONENT} is loaded yet")
+            ranking = loaded.optimizer.rank(request, seed)
+            body = {
+                "request_id": request_id,
+                "model_version": loaded.model_version,
+                "component_version": loaded.component_version,
+                "ranking": ranking.answer(),
+                "estimates": {name: {"expected": _round(e.expected), "low": _round(e.low), "high": _round(e.high)}
+                              for name, e in ranking.estimates.items()},
+                "excluded": list(ranking.excluded),
+            }
+            self._count("requests")
+        except RequestError as exc:
+            body = {"request_id": request_id, "error": {"field": exc.field, "problem": exc.problem}}
+            self._count("request_errors")
+        except Exception as exc:   # a bug must cost one request, not the component
+            log.exception("request %s failed", request_id)
+            body = {"request_id": request_id, "error": {"field": "internal", "problem": f"{type(exc).__name__}: {exc}"}}
+            self._count("request_errors")
+        body["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
+        return request_id, body
+
+    # telemetry
+    def handle_telemetry(self, topic: str, payload: Any) -> list[Outgoing]:
+        """Messages to publish for one telemetry sample (live error, recommendation), possibly none.
+
+        Raises TelemetryError for a malformed sample (the caller logs it; nothing is published).
+        """
+        try:
+            sample = parse_sample(topic, payload)
+        except TelemetryError:
+            self._count("telemetry_errors")
+            raise
+        self._count("telemetry")
+        loaded = self._loaded
+        if loaded is None:
+            return []
+        settings = self.settings
+        tracker = self._plants.get(sample.plant_id)
+        if tracker is None or tracker.model_key != loaded.key or tracker.window != settings.error_window:
+            tracker = self._plants[sample.plant_id] = PlantTracker(loaded.key, settings.error_window)
+        out: list[Outgoing] = []
+        if sample.config in loaded.model.boosters_:
+            predicted = float(loaded.optimizer.table(sample.config)(np.array([sample.flow]),
+                                                                    np.array([sample.pressure]))[0])
+            tracker.residuals.append((sample.power - predicted, sample.power))
+        tracker.since_error += 1
+        if tracker.since_error >= settings.error_every and tracker.residuals:
+            tracker.since_error = 0
+            out.append((ERROR_TOPIC.format(plant_id=sample.plant_id), self._live_error(sample.plant_id, tracker, loaded)))
+        tracker.batch.append(sample)
+        if len(tracker.batch) >= settings.recommend_every:
+            batch, tracker.batch = tracker.batch, []
+            out.append((RECOMMENDATION_TOPIC.format(plant_id=sample.plant_id), self._recommend(batch, loaded)))
+            self._count("recommendations")
+        return out
+
+    @staticmethod
+    def _live_error(plant_id: str, tracker: PlantTracker, loaded: LoadedModel) -> dict[str, Any]:
+        residuals = np.array([r for r, _ in tracker.residuals])
+        measured = np.array([m for _, m in tracker.residuals])
+        positive = measured > 0
+        mape = float(np.mean(np.abs(residuals[positive]) / measured[positive]) * 100) if positive.any() else None
+        return {"plant_id": plant_id, "model_version": loaded.model_version, "window": len(residuals),
+                "mae_kw": _round(float(np.mean(np.abs(residuals)))), "mape_pct": _round(mape),
+                "last_residual_kw": _round(float(residuals[-1]))}
+
+    @staticmethod
+    def _recommend(batch: list[Sample], loaded: LoadedModel) -> dict[str, Any]:
+        """The least expected-power configuration for the batch's (flow, pressure) points.
+
+        Expected power of a configuration = mean model prediction over the batch (no risk margin:
+        this is the saving to expect, not a ranking under uncertainty). Only configurations whose
+        boundary covers every flow of the batch qualify; ties go to canonical order.
+        """
+        flow = np.array([s.flow for s in batch])
+        pressure = np.array([s.pressure for s in batch])
+        running = batch[-1].config
+        model = loaded.model
+        feasible = [n for n in cfgs.canonical_order(model.configurations_)
+                    if model.boundaries_[n][0] <= flow.min() and flow.max() <= model.boundaries_[n][1]]
+        expected = {name: float(np.mean(loaded.optimizer.table(name)(flow, pressure), dtype=np.float64))
+                    for name in [*feasible, *([running] if running in model.boosters_ else [])]}
+        recommended = min(feasible, key=lambda n: expected[n]) if feasible else None   # first minimum wins
+        running_kw = expected.get(running)
+        best_kw = expected.get(recommended) if recommended else None
+        saving = running_kw - best_kw if running_kw is not None and best_kw is not None else None
+        return {"plant_id": batch[-1].plant_id, "timestamp": batch[-1].timestamp, "running": running,
+                "recommended": recommended,
+                "expected_power_kw": {"running": _round(running_kw), "recommended": _round(best_kw)},
+                "expected_saving_kw": _round(saving),
+                "expected_saving_pct": _round(100 * saving / running_kw) if saving is not None and running_kw else None,
+                "model_version": loaded.model_version, "samples": len(batch)}
+
+
+# -- IPC wiring -----------------------------------------------------------------------------------
+class TwinComponent:
+    """Subscriptions, the worker, the model loader and status reports around a TwinService."""
+
+    QUEUE_LIMIT = 10_000
+    DEBOUNCE_S = 0.05   # configuration events of one deployment arrive as several leaf changes
+
+    def __init__(self, ipc: Any, root: Path, thing: str, service: TwinService | None = None) -> None:
+        self.ipc = ipc
+        self.root = Path(root)
+        self.thing = thing
+        self.service = service or TwinService()
+        self._jobs: queue.Queue = queue.Queue(self.QUEUE_LIMIT)
+        self._model_changed = threading.Event()
+        self._own_changed = threading.Event()
+        self._stop = threading.Event()
+        self._last_refused: tuple[str, str, str] | None = None
+        self._loader = threading.Thread(target=self._load_loop, name="twin-loader", daemon=True)
+        self._dropped = 0
+        self._problem: str | None = None   # why the last model was refused, for the "started" status
+
+    # start-up
+    def start(self) -> None:
+        self._apply_own_config()
+        self._reload_model(announce=False)   # before subscribing: the first request finds a model
+        self.ipc.subscribe_configuration(lambda *_: self._model_changed.set(), component_name=MODEL_COMPONENT)
+        self.ipc.subscribe_configuration(lambda *_: self._own_changed.set())
+        self.ipc.subscribe(REQUEST_TOPIC, lambda _t, payload: self._enqueue(("local", payload, time.perf_counter())))
+        if self.thing:
+            self.ipc.subscribe_iot(IOT_REQUEST_TOPIC.format(thing=self.thing),
+                                   lambda _t, payload: self._enqueue(("iot", payload, time.perf_counter())))
+        self.ipc.subscribe(TELEMETRY_FILTER, lambda topic, payload: self._enqueue(("telemetry", topic, payload)))
+        self._loader.start()
+        self._publish_status("started", self._problem)
+        log.info("ready: serving %s", self._describe())
+
+    def _describe(self) -> str:
+        loaded = self.service.loaded
+        return (f"{MODEL_COMPONENT} {loaded.component_version} ({loaded.model_version})" if loaded
+                else "no model (requests get an error until a verified model arrives)")
+
+    def _apply_own_config(self) -> None:
+        try:
+            settings, problems = Settings.from_config(self.ipc.get_configuration())
+        except Exception as exc:
+            log.error("cannot read this component's configuration: %s", exc)
+            return
+        for problem in problems:
+            log.error("configuration %s", problem)
+        self.service.configure(settings)
+
+    # model loading (loader thread; the worker keeps serving the old model meanwhile)
+    def _load_loop(self) -> None:
+        while not self._stop.is_set():
+            if self._model_changed.wait(0.5):
+                time.sleep(self.DEBOUNCE_S)
+                self._model_changed.clear()
+                self._reload_model()
+            if self._own_changed.is_set():
+                self._own_changed.clear()
+                self._apply_own_config()
+
+    def _reload_model(self, announce: bool = True) -> None:
+        """Load the TwinModel version its configuration names, unless it serves already or was refused.
+
+        `announce` publishes the outcome on the status topics (at start-up "started" reports it).
+        """
+        try:
+            config = self.ipc.get_configuration(component_name=MODEL_COMPONENT)
+        except Exception as exc:
+            self._refuse(None, f"cannot read the configuration of {MODEL_COMPONENT}: {exc}", announce)
+            return
+        try:
+            key = model_identity(config)
+        except ModelRefused as exc:
+            self._refuse(None, str(exc), announce)
+            return
+        current = self.service.loaded
+        if (current is not None and current.key == key) or key == self._last_refused:
+            return
+        started = time.perf_counter()
+        try:
+            loaded = load_verified(self.root, config)
+        except ModelRefused as exc:
+            self._refuse(key, str(exc), announce)
+            return
+        except Exception as exc:   # an unreadable model must not stop the twin
+            log.exception("loading %s %s failed", MODEL_COMPONENT, key[0])
+            self._refuse(key, f"{MODEL_COMPONENT} {key[0]}: {type(exc).__name__}: {exc}", announce)
+            return
+        self.service.install(loaded)
+        self._last_refused = None
+        log.info("model %s %s (%s) loaded and serving after %.0f ms", MODEL_COMPONENT, loaded.component_version,
+                 loaded.model_version, (time.perf_counter() - started) * 1000)
+        if announce:
+            self._publish_status("model_loaded")
+
+    def _refuse(self, key: tuple[str, str, str] | None, problem: str, announce: bool) -> None:
+        if key is not None:
+            self._last_refused = key
+        self.service.refused()
+        log.error("model refused, still serving %s: %s", self._describe(), problem)
+        self._problem = problem
+        if announce:
+            self._publish_status("model_refused", problem)
+
+    # messages (callback threads -> worker)
+    def _enqueue(self, job: tuple) -> None:
+        try:
+            self._jobs.put_nowait(job)
+        except queue.Full:
+            self._dropped += 1
+            if job[0] in ("local", "iot"):
+                request_id = self._request_id_of(job[1])
+                self._reply(job[0], request_id, {"request_id": request_id, "error": {
+                    "field": "service", "problem": f"busy: {self.QUEUE_LIMIT} messages are waiting"}})
+            if self._dropped in (1, 10, 100) or self._dropped % 1000 == 0:
+                log.warning("work queue full: %d messages dropped", self._dropped)
+
+    @staticmethod
+    def _request_id_of(payload: Any) -> str:
+        try:
+            message = json.loads(payload) if isinstance(payload, (bytes, bytearray, str)) else payload
+            rid = message.get("request_id")
+            return rid if isinstance(rid, str) and _REQUEST_ID.match(rid) else UNKNOWN_ID
+        except Exception:
+            return UNKNOWN_ID
+
+    def serve(self) -> None:
+        """Handle jobs until stop(); publish the status every statusIntervalS."""
+        next_status = time.monotonic() + self.service.settings.status_interval_s
+        while not self._stop.is_set():
+            try:
+                job = self._jobs.get(timeout=0.5)
+            except queue.Empty:
+                job = None
+            if job is not None:
+                self._handle(job)
+            if time.monotonic() >= next_status:
+                self._publish_status("periodic")
+                next_status = time.monotonic() + self.service.settings.status_interval_s
+
+    def _handle(self, job: tuple) -> None:
+        kind = job[0]
+        if kind in ("local", "iot"):
+            request_id, body = self.service.handle_request(job[1], job[2])
+            self._reply(kind, request_id, body)
+            return
+        try:
+            outgoing = self.service.handle_telemetry(job[1], job[2])
+        except TelemetryError as exc:
+            errors = self.service.counters["telemetry_errors"]
+            if errors <= 10 or errors % 1000 == 0:
+                log.warning("telemetry on %s ignored (%d so far): %s", job[1], errors, exc)
+            return
+        for topic, body in outgoing:
+            self._publish(topic, body)
+
+    def _reply(self, via: str, request_id: str, body: dict[str, Any]) -> None:
+        try:
+            if via == "iot":
+                self.ipc.publish_iot_json(IOT_RESPONSE_TOPIC.format(thing=self.thing, request_id=request_id), body)
+            else:
+                self.ipc.publish_json(RESPONSE_TOPIC.format(request_id=request_id), body)
+        except Exception as exc:
+            log.error("reply to request %s via %s failed: %s", request_id, via, exc)
+
+    def _publish(self, topic: str, body: dict[str, Any]) -> None:
+        try:
+            self.ipc.publish_json(topic, body)
+        except Exception as exc:
+            log.error("publish on %s failed: %s", topic, exc)
+
+    def _publish_status(self, event: str, problem: str | None = None) -> None:
+        body = self.service.status(event, problem)
+        self._publish(STATUS_TOPIC, body)
+        if self.thing:
+            try:
+                self.ipc.publish_iot_json(IOT_STATUS_TOPIC.format(thing=self.thing), body)
+            except Exception as exc:
+                log.error("status to IoT Core failed: %s", exc)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def main() -> int:
+    """`python -m edgeloop.components.digital_twin`: run the component under a Greengrass nucleus."""
+    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(levelname)s %(message)s")
+    logging.getLogger("awsiot").setLevel(logging.WARNING)   # one line per connection otherwise
+    root = os.environ.get(ROOT_ENV)
+    if not root:
+        log.error("%s is not set; the recipe sets it to {kernel:rootPath}, the Greengrass root folder", ROOT_ENV)
+        return 2
+    from edgeloop.ipc import Ipc  # the awsiotsdk client only where a core is expected
+    try:
+        ipc = Ipc()
+    except Exception as exc:
+        log.error("cannot connect to the Greengrass core over IPC (is this running as a component?): %s", exc)
+        return 2
+    component = TwinComponent(ipc, Path(root), os.environ.get("AWS_IOT_THING_NAME", ""))
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: component.stop())
+    try:
+        component.start()
+        component.serve()
+    finally:
+        component.stop()
+        ipc.close()
+    log.info("stopped")
+    return 0
