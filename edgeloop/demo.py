@@ -50,7 +50,7 @@ BRIDGE_ROUTES = {
 @dataclass
 class DemoOptions:
     minutes: float = 6.0
-    history_hours: float = 336.0
+    history_hours: float = 168.0     # v1 learns from a week of historian data; v2 adds what the gateway saw
     speedup: float = 7200.0          # simulated seconds per wall second: 2 samples per 1/60 s
     workdir: Path | None = None
     keep: bool = False
@@ -232,6 +232,7 @@ class Demo:
     def _train_and_approve(self, home: Any, registry: Any, promoter: Any, data: list[Path], label: str,
                            serving_check: bool = False) -> str:
         from edgeloop.cloud.pipeline import TwinParams, run_twin_pipeline
+        from edgeloop.cloud.promotion import PromotionRefused
         self.say(f"[bold]{label}[/bold]: pipeline run twin on {len(data)} file(s) ...")
         params = TwinParams(plant_id=None, n_estimators=self.o.n_estimators)
         run = run_twin_pipeline(home, registry, params, data=data, console=self.console)
@@ -240,7 +241,13 @@ class Demo:
         self.say(f"{label}: registered {ref} (PendingManualApproval): regret {metrics['mean_regret_pct']:.2f} %, "
                  f"capture {100 * metrics['savings_capture']:.1f} %; approving ...")
         approved_at = time.monotonic()
-        promotion = promoter.approve(ref, description=f"edgeloop demo {label}")
+        try:
+            promotion = promoter.approve(ref, description=f"edgeloop demo {label}")
+        except PromotionRefused as exc:  # the quality gate: a worse model is not deployed
+            self.say(f"{label}: [bold]refused[/bold]: {exc}")
+            self.summary.setdefault("models", {})[label] = {"model": ref, "refused": str(exc), "metrics": {
+                k: metrics[k] for k in ("mean_regret_pct", "savings_capture", "baseline_savings_pct", "infeasible")}}
+            return ref
         self.say(f"{label}: {MODEL} {promotion.component_version} deployed "
                  f"{promotion.seconds_to_serving:.1f} s after approval ({promotion.status})")
         entry = {"model": ref, "component_version": promotion.component_version,
@@ -302,6 +309,9 @@ def render(summary: dict[str, Any]) -> str:
     lines = ["", "edgeloop demo summary"]
     for label, model in summary.get("models", {}).items():
         m = model["metrics"]
+        if "refused" in model:
+            lines.append(f"  {label}: {model['model']} refused by the quality gate: {model['refused']}")
+            continue
         line = (f"  {label}: {model['model']} -> {MODEL} {model['component_version']}: regret "
                 f"{m['mean_regret_pct']:.2f} % of oracle energy, savings capture {100 * m['savings_capture']:.1f} %, "
                 f"infeasible {m['infeasible']}")
