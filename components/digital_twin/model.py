@@ -5,7 +5,8 @@ returns self, learned state ends in `_`) so training, tuning and evaluation need
 
 Two layouts: "per_config" (one booster per configuration on features flow, pressure) and "shared"
 (one booster; the configuration enters as one-hot features). The trainer fits both and keeps the
-one with the lower holdout error.
+one with the lower score: the pipeline scores by regret against the plant's oracle, standalone
+`edgeloop twin train` by pooled holdout error (see cloud/twin/train.py for why they differ).
 
 Holdout: each configuration's rows are split by time - the last `holdout_fraction` of that
 configuration's rows (ties at the cut go to the holdout) - so every holdout row is strictly later
