@@ -120,8 +120,20 @@ class RunningCore(CoreProcess):
         return None
 
     def wait_state(self, name: str, *states: str, timeout: float = 30.0) -> str:
-        return wait_for(lambda: self.state(name) in states and self.state(name), timeout,
-                        what=f"{name} to be {'/'.join(states)} (is {self.state(name)}); log:\n{self.component_log(name)}")
+        try:
+            return wait_for(lambda: self.state(name) in states and self.state(name), timeout,
+                            what=f"{name} to be {'/'.join(states)} (is {self.state(name)})")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\ncomponent log:\n{self.component_log(name)[-2000:]}\n"
+                                 f"core log:\n{self.core_log()[-3000:]}\n{self.stacks()}") from None
+
+    def stacks(self) -> str:
+        """Where the core's threads are, when py-spy is installed (to diagnose a hang)."""
+        import shutil
+        if not shutil.which("py-spy") or self.proc.poll() is not None:
+            return ""
+        dump = subprocess.run(["py-spy", "dump", "--pid", str(self.proc.pid)], capture_output=True, text=True)
+        return f"core threads:\n{dump.stdout}{dump.stderr}"
 
     def component_log(self, name: str) -> str:
         path = self.paths.component_log(name)
