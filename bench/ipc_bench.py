@@ -29,7 +29,7 @@ from edgeloop.simulator.core.client import CoreClient  # noqa: E402
 from edgeloop.simulator.core.launcher import launch_core  # noqa: E402
 from edgeloop.simulator.core.paths import CorePaths  # noqa: E402
 from edgeloop.simulator.core.status import read_status  # noqa: E402
-from machine import describe  # noqa: E402
+from machine import describe, wait_for  # noqa: E402
 
 HERE = Path(__file__).parent
 TOPIC = "bench/ipc"
@@ -88,16 +88,6 @@ def write_component(base: Path, name: str, script: str, config: dict, setenv: di
                        "Lifecycle": {"Run": f"{sys.executable} -u {{artifacts:path}}/main.py",
                                      "Setenv": setenv or {}}}]}
     (base / "recipes" / f"{name}.yaml").write_text(yaml.safe_dump(recipe))
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 def main() -> int:

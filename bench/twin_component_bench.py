@@ -36,7 +36,7 @@ from edgeloop.simulator.core.launcher import launch_core  # noqa: E402
 from edgeloop.simulator.core.paths import CorePaths  # noqa: E402
 from edgeloop.simulator.plant import Plant  # noqa: E402
 from edgeloop.simulator.plant.telemetry import history_batch, write_csv_file  # noqa: E402
-from machine import describe  # noqa: E402
+from machine import describe, wait_for  # noqa: E402
 
 HERE = Path(__file__).parent
 REFERENCE_EVENT = {"flow": "[280, 300]", "pressure": "[69, 70]", "simulations": "10", "no_of_trials": "10",
@@ -47,16 +47,6 @@ REQUESTER = "bench.TwinRequester"
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise SystemExit(f"timed out waiting for {what}")
 
 
 def write_requester(dev: Path, config: dict) -> None:

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from .sqlite import connect, initialise
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
   run_id TEXT PRIMARY KEY,
@@ -63,15 +65,10 @@ class Run:
 class ExperimentStore:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(SCHEMA)
+        initialise(self.path, SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10.0)
-        db.row_factory = sqlite3.Row
-        return db
+        return connect(self.path)
 
     def start(self, pipeline: str, parameters: dict[str, Any]) -> Run:
         """A new run in status Running; the id sorts by creation time."""

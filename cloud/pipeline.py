@@ -31,6 +31,8 @@ from typing import Any
 from edgeloop.components.digital_twin import configurations as cfgs
 from rich.console import Console
 
+from edgeloop.jsonsafe import json_safe
+
 from .experiments import ExperimentStore, Run, utc_now
 from .home import CloudHome
 from .lake import COLUMNS, Lake
@@ -82,17 +84,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN/inf become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
 
 
 # -- preprocess -------------------------------------------------------------------------------
@@ -198,7 +189,7 @@ METRIC_KEYS = ("mean_regret_pct", "best_single_regret_pct", "infeasible", "unans
 
 def metrics_of(result: Any, spec: dict[str, Any]) -> dict[str, Any]:
     """The registry/experiment metrics of an Evaluation, tagged with the spec that produced them."""
-    summary = _clean(result.summary())
+    summary = json_safe(result.summary())
     return {**{k: summary[k] for k in METRIC_KEYS}, "evaluation": dict(spec)}
 
 
@@ -317,7 +308,7 @@ def run_twin_pipeline(home: CloudHome, registry: ModelRegistry, params: TwinPara
         with progress("evaluating request ranges", total=len(requests)) as advance:
             result = evaluate(state["model"], Plant.default(spec["plant_seed"]), requests, spec["seed"],
                               advance, state["rankings"])
-        (work / "evaluation.json").write_text(json.dumps(_clean(result.to_dict()), indent=1) + "\n")
+        (work / "evaluation.json").write_text(json.dumps(json_safe(result.to_dict()), indent=1) + "\n")
         run.metrics.update(metrics_of(result, spec))
         return (f"mean regret {result.mean_regret_pct:.2f} %, savings capture "
                 f"{100 * result.savings_capture:.1f} %, infeasible {result.infeasible}")

@@ -45,6 +45,7 @@ from .registry.base import (
     check_transition,
     parse_ref,
 )
+from .sqlite import connect, initialise
 
 COMPONENT = "com.edgeloop.TwinModel"
 FIRST_VERSION = "1.0.0"
@@ -155,14 +156,10 @@ class Promotion:
 class PromotionLog:
     def __init__(self, path: Path) -> None:
         self.path = path
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute(SCHEMA)
+        initialise(self.path, SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10.0)
-        db.row_factory = sqlite3.Row
-        return db
+        return connect(self.path)
 
     def add(self, **fields: Any) -> int:
         names = ", ".join(fields)

@@ -14,6 +14,7 @@ from typing import Any
 
 from edgeloop.cloud.experiments import utc_now
 
+from ..sqlite import connect, initialise
 from .base import (
     PENDING,
     ModelPackage,
@@ -37,16 +38,10 @@ SCHEMA = (
 class LocalRegistry:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            for statement in SCHEMA:
-                db.execute(statement)
+        initialise(self.path, *SCHEMA)
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        return db
+        return connect(self.path, autocommit=True)
 
     @staticmethod
     def _package(row: sqlite3.Row) -> ModelPackage:

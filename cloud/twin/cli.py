@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from edgeloop.jsonsafe import json_safe
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -84,17 +85,6 @@ class _Refused(Exception):
         self.code = code
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN/inf become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return value
-
-
 def run_train(args: argparse.Namespace) -> int:
     from edgeloop.components.digital_twin.configurations import BoundariesError
     from edgeloop.components.digital_twin.telemetry import TelemetryError
@@ -110,7 +100,7 @@ def run_train(args: argparse.Namespace) -> int:
         return _error("train", str(exc))
     model = result.model
     if args.json:
-        print(json.dumps(_clean({"artifact": str(result.artifact), "chosen_layout": result.chosen_layout,
+        print(json.dumps(json_safe({"artifact": str(result.artifact), "chosen_layout": result.chosen_layout,
                                  "layout_comparison": result.comparison, "test_mae_kw": model.test_mae_,
                                  "untrained_configurations": model.metadata_["untrained_configurations"]}),
                          indent=2))
@@ -208,7 +198,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"wrote {args.plot}", file=sys.stderr)
     summary = result.summary()
     if args.json:
-        print(json.dumps(_clean(summary), indent=2))
+        print(json.dumps(json_safe(summary), indent=2))
     else:
         met = result.meets_targets()
         print(f"requests evaluated        {summary['requests']}")

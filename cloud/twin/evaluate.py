@@ -30,6 +30,7 @@ REFERENCE_PRESSURE_PAIRS = tuple((p, p + 5) for p in range(50, 75, 5))
 TARGETS = {"mean_regret_pct": 1.0, "infeasible": 0, "savings_capture": 0.90}
 
 
+
 class PlantOracle(Protocol):
     configurations: list[str]
 
