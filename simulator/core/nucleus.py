@@ -240,7 +240,11 @@ class Nucleus:
 
 
 async def _main(options: CoreOptions) -> int:
-    nucleus = Nucleus(options)
+    try:
+        nucleus = Nucleus(options)
+    except Exception as exc:  # e.g. a certificate file for --iot-endpoint that does not exist
+        log.error("the core could not start: %s", exc)
+        return 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
