@@ -3,6 +3,9 @@
   edgeloop simulate plant --plant-id ID --broker mqtt://HOST:PORT [--speedup X] [--duration S]
   edgeloop simulate plant --csv FILE --hours N [--seed N] [--start ISO]
   edgeloop simulate plant --boundaries FILE | --plot FILE.png [--pressure P]
+  edgeloop simulate wearables --devices N --broker mqtt://HOST:PORT [--fs 250] [--chunk-s 1]
+                              [--duration S] [--mix normal=0.9,...] [--seed N] [--labels FILE]
+  edgeloop simulate wearables --devices N --out DIR --minutes N [--fs 250] [--mix ...] [--seed N]
 
 Exit codes: 0 done, 2 bad arguments or unreachable broker (a message on stderr, no traceback).
 """
@@ -78,6 +81,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     plant.add_argument("--pressure", type=_positive(float), default=65.0,
                        help="discharge pressure of the --plot picture, psig (default 65)")
     plant.set_defaults(func=run_plant)
+    _register_wearables(devices)
+
+
+def _mix(text: str) -> Any:
+    from edgeloop.simulator.wearable.mix import MixError, parse_mix
+    try:
+        return parse_mix(text)
+    except MixError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _register_wearables(devices: argparse._SubParsersAction) -> None:
+    from edgeloop.simulator.wearable.mix import DEFAULT_MIX
+    wear = devices.add_parser(
+        "wearables", help="ECG/PPG wearables: live MQTT streams or a labelled dataset",
+        description="Simulate wearables. With --broker each device publishes "
+                    "dt/sensor/<device_id> JSON {device_id, seq, timestamp, fs, ecg[], ppg[], "
+                    "bpm} (one or a few MQTT connections carry all device ids); with --out it "
+                    "writes per-device .npy files, labels.csv and manifest.json. Ground truth "
+                    "never goes to the broker (see --labels).")
+    mode = wear.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--broker", type=_broker, help="mqtt://HOST:PORT to publish to")
+    mode.add_argument("--out", metavar="DIR", help="write a labelled dataset to DIR")
+    wear.add_argument("--devices", type=_positive(int), required=True, metavar="N",
+                      help="number of devices (ids wearable-0000, wearable-0001, ...)")
+    wear.add_argument("--fs", type=_positive(float), default=250.0, help="sample rate, Hz")
+    wear.add_argument("--chunk-s", type=_positive(float), default=1.0,
+                      help="seconds of signal per message (default 1)")
+    wear.add_argument("--duration", type=_positive(float), metavar="S",
+                      help="stop publishing after S wall seconds (default: run until ^C)")
+    wear.add_argument("--count", type=_positive(int), metavar="N",
+                      help="stop publishing after N chunks per device")
+    wear.add_argument("--speedup", type=_positive(float), default=1.0,
+                      help="signal seconds per wall second (default 1 = real time)")
+    wear.add_argument("--connections", type=_positive(int), default=1,
+                      help="MQTT connections publishing on behalf of the devices (default 1)")
+    wear.add_argument("--labels", metavar="FILE",
+                      help="with --broker: write the ground truth of what was published")
+    wear.add_argument("--minutes", type=_positive(float), help="record length for --out")
+    wear.add_argument("--mix", type=_mix, default=DEFAULT_MIX,
+                      help=f"fraction of time per condition (default {DEFAULT_MIX})")
+    wear.add_argument("--seed", type=int, default=0, help="seed of every device's signal")
+    wear.set_defaults(func=run_wearables)
 
 
 def _error(message: str) -> int:
@@ -121,6 +167,44 @@ def run_plant(args: argparse.Namespace) -> int:
             print(f"published {sent} samples", file=sys.stderr)
     except (PublisherError, ValueError, RuntimeError, OSError) as exc:
         return _error(str(exc))
+    return 0
+
+
+def run_wearables(args: argparse.Namespace) -> int:
+    """Handler of `edgeloop simulate wearables`; returns the exit code."""
+    from edgeloop.simulator.plant.publisher import PublisherError
+    from edgeloop.simulator.wearable import WearableSimulator, device_ids
+    from edgeloop.simulator.wearable.dataset import write_dataset, write_labels
+    from edgeloop.simulator.wearable.publisher import WearablePublisher
+
+    def error(message: str) -> int:
+        print(f"edgeloop simulate wearables: error: {message}", file=sys.stderr)
+        return 2
+
+    if args.out and args.minutes is None:
+        return error("--out needs --minutes N")
+    try:
+        sim = WearableSimulator(fs=args.fs, seed=args.seed, mix=args.mix)
+        if args.out:
+            manifest = write_dataset(sim, args.out, args.devices, args.minutes)
+            print(f"wrote {args.devices} devices x {args.minutes:g} min to {args.out} "
+                  f"({manifest.name})", file=sys.stderr)
+            return 0
+        publisher = WearablePublisher(sim, device_ids(args.devices), args.broker,
+                                      chunk_s=args.chunk_s, speedup=args.speedup,
+                                      connections=args.connections,
+                                      log=lambda line: print(line, file=sys.stderr, flush=True))
+        print(f"connecting to {args.broker}; {args.devices} devices publish dt/sensor/<id> "
+              f"every {publisher.interval_s:g} s", file=sys.stderr, flush=True)
+        try:
+            sent = publisher.run(duration_s=args.duration, count=args.count)
+        except KeyboardInterrupt:
+            sent = publisher.chunks_sent
+        if args.labels:
+            write_labels(args.labels, publisher.labels())
+        print(f"published {sent} chunks per device", file=sys.stderr)
+    except (PublisherError, ValueError, RuntimeError, OSError) as exc:
+        return error(str(exc))
     return 0
 
 

@@ -1,0 +1,21 @@
+"""Wearable ECG/PPG simulator: many devices publishing `dt/sensor/<device_id>`, or a labelled
+dataset on disk, with ground truth kept apart from what the gateway sees.
+
+Module map (one concern each):
+  mix        --mix parser: fraction of stream time per condition (normal, af, pvc, noisy)
+  rhythm     Episode (rhythm, duration, rate, artifact), the 4-class label policy, random plans
+  beats      beat timing: sinus with bimodal-spectrum HRV, AF, PVCs with compensatory pause
+  waves      ECGSYN-derived Gaussian PQRST per beat, PPG pulse with dicrotic notch; rendering
+  artifacts  mild noise everywhere; f-waves; mains hum, baseline wander, motion bursts
+  device     DeviceGenerator: one device's traits, plan and seamless signal blocks
+  simulator  WearableSimulator.record / .stream, Recording
+  dataset    --out DIR: .npy per device, labels.csv, manifest.json
+  publisher  WearablePublisher: few paho connections on behalf of many device ids
+"""
+
+from .mix import Mix, MixError, parse_mix
+from .rhythm import Episode, label_for
+from .simulator import Recording, WearableSimulator, device_ids
+
+__all__ = ["Episode", "Mix", "MixError", "Recording", "WearableSimulator", "device_ids",
+           "label_for", "parse_mix"]

@@ -1,0 +1,130 @@
+"""Many wearables as MQTT client devices publishing `dt/sensor/<device_id>`.
+
+One paho connection per device does not scale to thousands of devices (a socket and a network
+thread each), so `connections` paho clients (default 1) publish on behalf of all device ids,
+round-robin. The gateway only sees topics and payloads; each device keeps its own seq and
+timestamps. QoS 1 with paho's unlimited queue so a short broker outage does not break seq.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from ..plant.publisher import BrokerAddress, PublisherError
+from .simulator import Interval, WearableSimulator, labels_of, stream_payloads
+
+TOPIC_TEMPLATE = "dt/sensor/{device_id}"
+
+
+def sensor_topic(device_id: str) -> str:
+    """A device id is one topic level: no / + # or NUL."""
+    if not device_id or any(c in device_id for c in "/+#\0"):
+        raise ValueError(f"device id {device_id!r}: must be non-empty without '/', '+', '#'")
+    return TOPIC_TEMPLATE.format(device_id=device_id)
+
+
+class WearablePublisher:
+    """Publishes one chunk per device every chunk_s / speedup wall seconds."""
+
+    def __init__(self, sim: WearableSimulator, device_ids: list[str], broker: BrokerAddress, *,
+                 chunk_s: float = 1.0, speedup: float = 1.0, connections: int = 1,
+                 connect_timeout_s: float = 10.0,
+                 log: Callable[[str], None] = lambda line: None) -> None:
+        if not device_ids:
+            raise ValueError("no devices to simulate")
+        if not speedup > 0 or not chunk_s > 0:
+            raise ValueError(f"chunk_s {chunk_s!r} and speedup {speedup!r} must be positive")
+        self.topics = {d: sensor_topic(d) for d in device_ids}
+        self.sim, self.broker, self.log = sim, broker, log
+        self.chunk_s, self.interval_s = chunk_s, chunk_s / speedup
+        self.connect_timeout_s = connect_timeout_s
+        self.generators = {d: sim.device(d) for d in device_ids}
+        self.clients = [self._client(k) for k in range(max(1, min(connections, len(device_ids))))]
+        self._connected = [threading.Event() for _ in self.clients]
+        self._refused: str | None = None
+        self.chunks_sent = 0
+
+    def _client(self, k: int) -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, clean_session=True,
+                             client_id=f"edgeloop-wearables-{os.getpid()}-{k}")
+        client.max_queued_messages_set(0)
+        client.max_inflight_messages_set(1000)
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+
+        def on_connect(client, userdata, flags, reason_code, properties) -> None:
+            if reason_code.is_failure:
+                self._refused = str(reason_code)
+            else:
+                self._connected[k].set()
+
+        def on_disconnect(client, userdata, flags, reason_code, properties) -> None:
+            self._connected[k].clear()
+
+        client.on_connect, client.on_disconnect = on_connect, on_disconnect
+        return client
+
+    def connect(self) -> None:
+        for client in self.clients:
+            try:
+                client.connect(self.broker.host, self.broker.port, keepalive=30)
+            except (OSError, ValueError) as exc:
+                raise PublisherError(f"cannot reach MQTT broker {self.broker}: {exc}") from None
+            client.loop_start()
+        deadline = time.monotonic() + self.connect_timeout_s
+        for event in self._connected:
+            while not event.wait(0.1):
+                if self._refused or time.monotonic() > deadline:
+                    self._stop()
+                    reason = self._refused or f"no CONNACK within {self.connect_timeout_s:g} s"
+                    raise PublisherError(f"MQTT broker {self.broker}: {reason}")
+
+    def run(self, duration_s: float | None = None, count: int | None = None) -> int:
+        """Publish until `duration_s` wall seconds or `count` chunks per device; returns chunks
+        per device sent."""
+        self.connect()
+        start = time.time()
+        streams = [(d, self.topics[d], stream_payloads(g, d, self.chunk_s, start))
+                   for d, g in self.generators.items()]
+        last: dict[int, mqtt.MQTTMessageInfo] = {}
+        t0 = last_report = time.monotonic()
+        try:
+            while count is None or self.chunks_sent < count:
+                due = t0 + self.chunks_sent * self.interval_s
+                if duration_s is not None and due - t0 >= duration_s:
+                    break
+                wait = due - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                elif wait < -5 * self.interval_s and time.monotonic() - last_report >= 5.0:
+                    self.log(f"falling behind real time by {-wait:.1f} s: too many devices")
+                for i, (_, topic, stream) in enumerate(streams):
+                    k = i % len(self.clients)
+                    last[k] = self.clients[k].publish(topic, json.dumps(next(stream)), qos=1)
+                self.chunks_sent += 1
+                if time.monotonic() - last_report >= 5.0:
+                    last_report = time.monotonic()
+                    self.log(f"published {self.chunks_sent} chunks x {len(streams)} devices")
+            return self.chunks_sent
+        finally:
+            for info in last.values():
+                try:
+                    info.wait_for_publish(timeout=10.0)
+                except (RuntimeError, ValueError):
+                    self.log("some chunks were not acknowledged before exit")
+            self._stop()
+
+    def _stop(self) -> None:
+        for client in self.clients:
+            client.disconnect()
+            client.loop_stop()
+
+    def labels(self) -> dict[str, list[Interval]]:
+        """Ground truth of what was published (never sent to the gateway)."""
+        return {d: labels_of(g, self.chunks_sent * self.chunk_s) for d, g in self.generators.items()}
