@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import TextIO
 
 
+EXIT_POLL_S = 0.01
+
+
 class ComponentLog:
     """ROOT/logs/<component>.log: the component's stdout/stderr and the core's notes about it."""
 
@@ -75,11 +78,16 @@ class ScriptProcess:
         return self._proc.returncode
 
     async def wait(self) -> int:
-        code = await self._proc.wait()
-        # Let the output already written reach the log. A background process that a Startup script
-        # left behind may hold the pipes open: its output keeps flowing, we do not wait for it.
+        # Python 3.11's Process.wait() returns only once the child's pipes are closed too (unless
+        # the exit was already seen), so a background process that a Startup script leaves behind
+        # would hold it until that process ends. The exit status itself is set as soon as the
+        # child exits: wait for that.
+        while self._proc.returncode is None:
+            await asyncio.sleep(EXIT_POLL_S)
+        # Let the output already written reach the log; a background process's output keeps
+        # flowing into the log, we do not wait for it.
         await asyncio.wait(self._pumps, timeout=0.5)
-        return code
+        return self._proc.returncode
 
     async def terminate(self, grace_s: float = 5.0) -> int:
         """SIGTERM the whole process group (including what a Startup script left running), SIGKILL after `grace_s`."""
