@@ -7,6 +7,8 @@ wait instead of failing at once.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -23,3 +25,19 @@ def initialise(path: Path, *statements: str) -> None:
         db.execute("PRAGMA journal_mode=WAL")
         for statement in statements:
             db.execute(statement)
+
+
+@contextmanager
+def write_transaction(path: Path) -> Iterator[sqlite3.Connection]:
+    """A transaction that takes the write lock at once (BEGIN IMMEDIATE), so a read-then-write such
+    as "next version number" stays consistent when two processes write; commits or rolls back."""
+    db = connect(path, autocommit=True)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    finally:
+        db.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 from edgeloop.cloud.experiments import utc_now
 
-from ..sqlite import connect, initialise
+from ..sqlite import connect, initialise, write_transaction
 from .base import (
     PENDING,
     ModelPackage,
@@ -66,9 +66,7 @@ class LocalRegistry:
                        run_id: str | None, description: str = "") -> ModelPackage:
         """Register the next version of `group` as PendingManualApproval (the group must exist)."""
         check_group_name(group)
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with write_transaction(self.path) as db:
             if db.execute("SELECT 1 FROM groups WHERE name = ?", (group,)).fetchone() is None:
                 raise RegistryError(f"model package group {group!r} does not exist")
             version = db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM packages WHERE group_name = ?",
@@ -76,12 +74,6 @@ class LocalRegistry:
             db.execute("INSERT INTO packages VALUES (?,?,?,?,?,?,?,?,?,?)", (
                 group, version, PENDING, utc_now(), None, model_data_url, json.dumps(metrics), run_id,
                 description, ""))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
         return self.get(group, version)
 
     def get(self, group: str, version: int) -> ModelPackage:
@@ -109,17 +101,9 @@ class LocalRegistry:
     def set_status(self, group: str, version: int, status: str, description: str = "",
                    force: bool = False) -> ModelPackage:
         """UpdateModelPackage(ModelApprovalStatus, ApprovalDescription), with base.check_transition."""
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
+        with write_transaction(self.path) as db:
             package = self.get(group, version)
             check_transition(package, status, force)
             db.execute("UPDATE packages SET status = ?, approval_description = ?, updated_at = ? "
                        "WHERE group_name = ? AND version = ?", (status, description, utc_now(), group, version))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        finally:
-            db.close()
         return self.get(group, version)
