@@ -207,18 +207,24 @@ class Sample:
     config: str
 
 
+def json_object(payload: Any, error: type[Exception]) -> Mapping:
+    """A message body as a JSON object (bytes and text are parsed); `error("message", problem)` if not one."""
+    if isinstance(payload, (bytes, bytearray, str)):
+        try:
+            payload = json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise error("message", f"not JSON: {exc}") from None
+    if not isinstance(payload, Mapping):
+        raise error("message", f"expected a JSON object, got {type(payload).__name__}")
+    return payload
+
+
 def parse_sample(topic: str, payload: Any) -> Sample:
     """A telemetry message (JSON {plant_id, timestamp, seq, flow, pressure, power, config})."""
     parts = topic.split("/")
     if len(parts) != 4 or parts[:2] != ["dt", "compressor"] or parts[3] != "telemetry" or not parts[2]:
         raise TelemetryError("topic", f"{topic!r} is not dt/compressor/<plant_id>/telemetry")
-    if isinstance(payload, (bytes, bytearray, str)):
-        try:
-            payload = json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise TelemetryError("message", f"not JSON: {exc}") from None
-    if not isinstance(payload, Mapping):
-        raise TelemetryError("message", f"expected a JSON object, got {type(payload).__name__}")
+    payload = json_object(payload, TelemetryError)
     plant_id = payload.get("plant_id", parts[2])
     if plant_id != parts[2]:
         raise TelemetryError("plant_id", f"{plant_id!r} does not match the topic's plant {parts[2]!r}")
@@ -304,13 +310,7 @@ class TwinService:
         started = time.perf_counter() if received_at is None else received_at
         request_id = UNKNOWN_ID
         try:
-            if isinstance(message, (bytes, bytearray, str)):
-                try:
-                    message = json.loads(message)
-                except (ValueError, UnicodeDecodeError) as exc:
-                    raise RequestError("message", f"not JSON: {exc}") from None
-            if not isinstance(message, Mapping):
-                raise RequestError("message", f"expected a JSON object, got {type(message).__name__}")
+            message = json_object(message, RequestError)
             raw_id = message.get("request_id")
             if raw_id is None:
                 raise RequestError("request_id", "missing")
