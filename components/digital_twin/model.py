@@ -23,8 +23,6 @@ it loads and refuses a mismatch.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,27 +31,26 @@ from typing import Any, Literal
 import numpy as np
 import xgboost as xgb
 
+from edgeloop.modelfiles import (
+    METADATA_FILE,
+    ArtifactError,
+    read_metadata,
+    read_verified,
+    write_model_dir,
+)
+
 from . import configurations as cfgs
 from .lookup import PiecewiseTable, split_thresholds
 from .telemetry import TelemetryFrame
 
 FORMAT = "edgeloop.twin.power-model/1"
-METADATA_FILE = "metadata.json"
 Layout = Literal["per_config", "shared"]
 LAYOUTS: tuple[str, ...] = ("per_config", "shared")
 MIN_ROWS_PER_CONFIGURATION = 10
 
 
-class ArtifactError(RuntimeError):
-    """A model directory cannot be trusted or read; the message names the file and the problem."""
-
-
 class NotFittedError(RuntimeError):
     pass
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def time_split(time: np.ndarray, holdout_fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -251,13 +248,7 @@ class PowerModel:
     def save(self, directory: str | Path) -> Path:
         """Write the model files (UBJ) and metadata.json with their SHA-256 digests. Returns the dir."""
         self._check_fitted()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        files: dict[str, str] = {}
-        for filename, booster in self._model_files().items():
-            raw = bytes(booster.save_raw("ubj"))
-            (directory / filename).write_bytes(raw)
-            files[filename] = _sha256(raw)
+        files = {filename: bytes(booster.save_raw("ubj")) for filename, booster in self._model_files().items()}
         metadata = {
             "format": FORMAT,
             "params": self.get_params(),
@@ -269,30 +260,19 @@ class PowerModel:
             "test_mae": self.test_mae_,
             "train_mae": self.train_mae_,
             "rows": self.rows_,
-            "files": files,
             **{k: v for k, v in self.metadata_.items() if k not in ("format", "files")},
         }
-        (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
-        return directory
+        return write_model_dir(directory, files, metadata)
 
     @classmethod
     def load(cls, directory: str | Path) -> "PowerModel":
         """Load an artifact directory, verifying every model file against its recorded SHA-256."""
         directory = Path(directory)
         meta_path = directory / METADATA_FILE
-        try:
-            metadata = json.loads(meta_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ArtifactError(f"{meta_path}: missing (is {directory} a twin model directory?)") from None
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ArtifactError(f"{meta_path}: unreadable: {exc}") from None
-        if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-            raise ArtifactError(f"{meta_path}: format is {metadata.get('format') if isinstance(metadata, dict) else None!r}, "
-                                f"expected {FORMAT!r}")
+        metadata = read_metadata(directory, FORMAT, "twin model")
         try:
             model = cls(**metadata["params"])
             names = list(metadata["configurations"])
-            files = dict(metadata["files"])
             model.configurations_ = names
             model.feature_names_ = list(metadata["features"])
             model.boundaries_ = cfgs.validate_boundaries(metadata["boundaries"], str(meta_path))
@@ -304,18 +284,7 @@ class PowerModel:
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(f"{meta_path}: malformed metadata: {exc!r}") from None
         boosters: dict[str, xgb.Booster] = {}
-        for filename, expected in files.items():
-            if Path(filename).name != filename:
-                raise ArtifactError(f"{meta_path}: model file name {filename!r} must be a plain file name")
-            path = directory / filename
-            try:
-                raw = path.read_bytes()
-            except OSError as exc:
-                raise ArtifactError(f"{path}: cannot read: {exc.strerror or exc}") from None
-            actual = _sha256(raw)
-            if actual != expected:
-                raise ArtifactError(f"{path}: SHA-256 {actual} does not match {expected} recorded in "
-                                    f"{METADATA_FILE}; refusing to load a modified or corrupt model")
+        for filename, raw in read_verified(directory, metadata).items():
             booster = xgb.Booster()
             booster.load_model(bytearray(raw))
             boosters[filename] = booster

@@ -1,254 +1,63 @@
-"""Build the twin's Greengrass components: the model (com.edgeloop.TwinModel) and the inference
-component (com.edgeloop.DigitalTwin), in the Greengrass CLI local-deployment layout.
+"""The twin's two Greengrass components, as kinds of the shared builder (components/packaging.py):
 
-    <recipe_dir>/<Name>-<version>.yaml
-    <artifact_dir>/<Name>/<version>/<files>
-
-so `edgeloop core deploy --recipe-dir R --artifact-dir A --merge Name=version` (or the Greengrass CLI)
-deploys them, and the cloud promotion publishes the same files.
-
-* TwinModel: one artifact `twin-model.zip` holding exactly the files `PowerModel.save` wrote,
-  `Unarchive: ZIP`, no lifecycle. Greengrass unpacks a ZIP artifact into a folder named after the
-  archive, so the model lands in `<root>/packages/artifacts-unarchived/com.edgeloop.TwinModel/
-  <version>/twin-model/` (entries under a `twin-model/` folder inside the zip would land one level
-  deeper, in twin-model/twin-model/). Its recipe is generated here rather than from a template
-  file, so the cloud can build one from an installed wheel.
-* DigitalTwin: the recipe comes from the template `recipes/com.edgeloop.DigitalTwin.yaml` (the
-  same file as the GDK project's `recipe.yaml`); its artifact `edgeloop.zip` is the edgeloop
-  source as an sdist-shaped archive, which the recipe's Install step pip-installs only when the
-  gateway's Python lacks that exact edgeloop version.
-
-Zips are deterministic (sorted entries, fixed timestamps and modes) so the same input gives the
-same digest. `modelSha256` (the TwinModel configuration the DigitalTwin checks before loading) is
-the hex SHA-256 of the model's `metadata.json`: that file records the SHA-256 of every model file
-and `PowerModel.load` checks each, so one digest pins the whole model in every layout (the
-"per_config" layout has one model file per configuration).
-
-CLI (the GDK custom build runs the first form from the project folder):
-
-    python -m edgeloop.components.digital_twin.packaging gdk-build [--project DIR]
-    python -m edgeloop.components.digital_twin.packaging twin --version V --recipe-dir R --artifact-dir A
-    python -m edgeloop.components.digital_twin.packaging model --model-dir M --version V \\
-        --model-version NAME/N --recipe-dir R --artifact-dir A
+* com.edgeloop.TwinModel: artifact-only, `twin-model.zip` holds exactly the files `PowerModel.save`
+  wrote (verified by `PowerModel.load` before packaging); it unpacks to `<root>/packages/
+  artifacts-unarchived/com.edgeloop.TwinModel/<version>/twin-model/`.
+* com.edgeloop.DigitalTwin: from the template `recipes/com.edgeloop.DigitalTwin.yaml` (the same file as
+  the GDK project's `recipe.yaml`) plus the edgeloop source archive.
 """
 
 from __future__ import annotations
 
-import argparse
-import base64
-import hashlib
-import json
-import shutil
-import sys
-import tomllib
-import zipfile
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import nodesemver
-import yaml
-
-from edgeloop import __version__ as EDGELOOP_VERSION
+from edgeloop.components.packaging import (
+    DEFAULT_AUTHOR,
+    DEFAULT_BUCKET,
+    DEFAULT_MODEL_REQUIREMENT,
+    METADATA_FILE,
+    RECIPE_TEMPLATES,
+    SOURCE_ARCHIVE,
+    InferenceKind,
+    ModelKind,
+    PackagingError,
+    build_inference_component,
+    build_source_archive,
+    model_sha256,
+)
+from edgeloop.components.packaging import (
+    build_model_component as _build_model_component,
+)
 
 MODEL_COMPONENT = "com.edgeloop.TwinModel"
 TWIN_COMPONENT = "com.edgeloop.DigitalTwin"
 MODEL_ARCHIVE = "twin-model.zip"
 MODEL_FOLDER = Path(MODEL_ARCHIVE).stem   # Greengrass unarchives into <version>/<archive stem>/
-SOURCE_ARCHIVE = "edgeloop.zip"
-DEFAULT_BUCKET = "edgeloop-components"
-DEFAULT_AUTHOR = "edgeloop"
-DEFAULT_MODEL_REQUIREMENT = ">=1.0.0 <2.0.0"
-MAX_RECIPE_BYTES = 16_000              # the Greengrass service's recipe size limit
-METADATA_FILE = "metadata.json"
-SOURCE_ROOT = Path(__file__).resolve().parents[2]
-TWIN_TEMPLATE = SOURCE_ROOT / "recipes" / f"{TWIN_COMPONENT}.yaml"
-_ZIP_TIME = (1980, 1, 1, 0, 0, 0)      # the earliest time a zip entry can carry
-_SKIP_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
+TWIN_TEMPLATE = RECIPE_TEMPLATES / f"{TWIN_COMPONENT}.yaml"
 
 
-class PackagingError(ValueError):
-    """A component cannot be built; the message names the input and the problem."""
+def _load(model_dir: Path) -> Any:
+    from .model import PowerModel  # xgboost only when a model is packaged
+    return PowerModel.load(model_dir)
 
 
-# -- digests and archives -------------------------------------------------------------------------
-def artifact_digest(path: str | Path) -> str:
-    """Base64 SHA-256 of a file: the form of a recipe artifact's `Digest` (Algorithm SHA-256)."""
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(chunk)
-    return base64.b64encode(sha.digest()).decode("ascii")
+def _config(model: Any, model_dir: Path) -> dict[str, Any]:
+    metadata = model.metadata_
+    return {"trainedOn": str((metadata.get("training_data") or {}).get("sha256", "unknown")),
+            "metrics": metadata.get("metrics") or {"test_mae_kw": dict(model.test_mae_)}}
 
 
-def model_sha256(model_dir: str | Path) -> str:
-    """Hex SHA-256 of a model directory's metadata.json (see the module docstring for why that file)."""
-    path = Path(model_dir) / METADATA_FILE
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise PackagingError(f"{path}: cannot read: {exc.strerror or exc}") from None
+TWIN_MODEL = ModelKind(MODEL_COMPONENT, MODEL_ARCHIVE, TWIN_COMPONENT,
+                       "Power model {model_version} of the compressed-air plant twin", _load, _config)
+TWIN = InferenceKind(TWIN_COMPONENT, TWIN_TEMPLATE)
 
 
-def deterministic_zip(out: Path, entries: Iterable[tuple[str, Path]]) -> Path:
-    """Write `(archive name, file)` entries sorted by name with fixed timestamps and modes."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w") as archive:
-        for name, path in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = (0o100644 << 16)
-            info.create_system = 3   # unix, so the mode above is honoured on every host
-            archive.writestr(info, path.read_bytes(), compresslevel=9)
-    tmp.replace(out)
-    return out
-
-
-def _files_under(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file()
-                  and not _SKIP_PARTS.intersection(p.relative_to(folder).parts)
-                  and p.suffix not in (".pyc", ".pyo")
-                  and not any(part.endswith(".egg-info") or part.startswith(".")
-                              for part in p.relative_to(folder).parts))
-
-
-def _check_version(version: str, what: str) -> str:
-    if not isinstance(version, str) or nodesemver.valid(version, False) is None:
-        raise PackagingError(f"{what}: {version!r} is not a semantic version like 1.0.0")
-    return version
-
-
-def _write_recipe(recipe: Mapping[str, Any], path: Path) -> Path:
-    text = yaml.safe_dump(dict(recipe), sort_keys=False, width=100)
-    size = len(text.encode("utf-8"))
-    if size >= MAX_RECIPE_BYTES:
-        raise PackagingError(f"{path.name}: the recipe is {size} bytes; Greengrass accepts less than "
-                             f"{MAX_RECIPE_BYTES}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-# -- com.edgeloop.TwinModel -----------------------------------------------------------------------
 def build_model_component(model_dir: Path, version: str, recipe_dir: Path, artifact_dir: Path, *,
                           model_version: str, extra_config: dict | None = None) -> Path:
-    """Write the TwinModel recipe and its `twin-model.zip`; returns the recipe path.
-
-    The model directory must load (`PowerModel.load` verifies every file), so a model that a
-    gateway would refuse is never packaged. `extra_config` is merged over the generated
-    DefaultConfiguration (componentVersion, modelVersion, modelSha256, trainedOn, metrics).
-    """
-    from .model import (  # xgboost only when a model is packaged
-        ArtifactError,
-        PowerModel,
-    )
-
-    model_dir, recipe_dir, artifact_dir = Path(model_dir), Path(recipe_dir), Path(artifact_dir)
-    _check_version(version, f"{MODEL_COMPONENT} version")
-    if not isinstance(model_version, str) or not model_version:
-        raise PackagingError(f"model_version must be a non-empty string, got {model_version!r}")
-    try:
-        model = PowerModel.load(model_dir)
-    except ArtifactError as exc:
-        raise PackagingError(f"cannot package {model_dir}: {exc}") from None
-    files = _files_under(model_dir)
-    archive = deterministic_zip(artifact_dir / MODEL_COMPONENT / version / MODEL_ARCHIVE,
-                                [(p.relative_to(model_dir).as_posix(), p) for p in files])
-    metadata = model.metadata_
-    config: dict[str, Any] = {
-        "componentVersion": version,
-        "modelVersion": model_version,
-        "modelSha256": model_sha256(model_dir),
-        "trainedOn": str((metadata.get("training_data") or {}).get("sha256", "unknown")),
-        "metrics": metadata.get("metrics") or {"test_mae_kw": dict(model.test_mae_)},
-    }
-    config.update(extra_config or {})
-    recipe = {
-        "RecipeFormatVersion": "2020-01-25",
-        "ComponentName": MODEL_COMPONENT,
-        "ComponentVersion": version,
-        "ComponentDescription": f"Power model {model_version} of the compressed-air plant twin "
-                                f"(artifact only; read by {TWIN_COMPONENT}).",
-        "ComponentPublisher": DEFAULT_AUTHOR,
-        "ComponentConfiguration": {"DefaultConfiguration": config},
-        "Manifests": [{"Artifacts": [{
-            "URI": f"s3://{DEFAULT_BUCKET}/{MODEL_COMPONENT}/{version}/{MODEL_ARCHIVE}",
-            "Unarchive": "ZIP",
-            "Digest": artifact_digest(archive),
-            "Algorithm": "SHA-256",
-            "Permission": {"Read": "ALL"},   # read by another component (the DigitalTwin)
-        }]}],
-    }
-    return _write_recipe(recipe, recipe_dir / f"{MODEL_COMPONENT}-{version}.yaml")
-
-
-# -- com.edgeloop.DigitalTwin ---------------------------------------------------------------------
-def source_folders(source_root: Path = SOURCE_ROOT) -> list[Path]:
-    """The folders pyproject.toml installs as edgeloop packages (one source of truth for the zip)."""
-    pyproject = source_root / "pyproject.toml"
-    try:
-        project = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        folders = project["tool"]["setuptools"]["package-dir"].values()
-    except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
-        raise PackagingError(f"{pyproject}: cannot read [tool.setuptools] package-dir ({exc}); the "
-                             f"DigitalTwin is built from an edgeloop source checkout") from None
-    return sorted({source_root / folder for folder in folders})
-
-
-def build_source_archive(out: Path, source_root: Path = SOURCE_ROOT) -> Path:
-    """The edgeloop source as an sdist-shaped zip (`edgeloop-<version>/pyproject.toml, ...`) that pip installs."""
-    top = f"edgeloop-{EDGELOOP_VERSION}"
-    entries = [(f"{top}/{name}", source_root / name) for name in ("pyproject.toml", "README.md")
-               if (source_root / name).is_file()]
-    for folder in source_folders(source_root):
-        entries += [(f"{top}/{p.relative_to(source_root).as_posix()}", p) for p in _files_under(folder)]
-    return deterministic_zip(out, entries)
-
-
-def _substitute(node: Any, values: Mapping[str, str]) -> Any:
-    if isinstance(node, str):
-        for placeholder, value in values.items():
-            node = node.replace(placeholder, value)
-        return node
-    if isinstance(node, list):
-        return [_substitute(item, values) for item in node]
-    if isinstance(node, dict):
-        return {_substitute(key, values): _substitute(value, values) for key, value in node.items()}
-    return node
-
-
-def render_twin_recipe(template: Path, version: str, artifact_folder: Path, *, author: str = DEFAULT_AUTHOR,
-                       bucket: str = DEFAULT_BUCKET,
-                       model_requirement: str = DEFAULT_MODEL_REQUIREMENT) -> dict[str, Any]:
-    """The DigitalTwin recipe from its template, with each artifact's Digest from `artifact_folder`.
-
-    Placeholders follow the GDK's: {COMPONENT_NAME}, {COMPONENT_VERSION}, {COMPONENT_AUTHOR}, and
-    BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION in artifact URIs; plus {EDGELOOP_VERSION} and
-    {MODEL_REQUIREMENT}.
-    """
-    if nodesemver.valid_range(model_requirement, False) is None:
-        raise PackagingError(f"model requirement {model_requirement!r} is not an npm-style version range")
-    try:
-        recipe = yaml.safe_load(template.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise PackagingError(f"{template}: cannot read the recipe template: {exc}") from None
-    if not isinstance(recipe, dict):
-        raise PackagingError(f"{template}: the recipe template is not a YAML mapping")
-    recipe = _substitute(recipe, {
-        "{COMPONENT_NAME}": TWIN_COMPONENT, "{COMPONENT_VERSION}": version, "{COMPONENT_AUTHOR}": author,
-        "{EDGELOOP_VERSION}": EDGELOOP_VERSION, "{MODEL_REQUIREMENT}": model_requirement,
-        "s3://BUCKET_NAME/COMPONENT_NAME/COMPONENT_VERSION/": f"s3://{bucket}/{TWIN_COMPONENT}/{version}/"})
-    for m, manifest in enumerate(recipe.get("Manifests") or []):
-        for a, artifact in enumerate(manifest.get("Artifacts") or []):
-            name = str(artifact.get("URI", "")).rsplit("/", 1)[-1]
-            path = artifact_folder / name
-            if not path.is_file():
-                raise PackagingError(f"{template}: Manifests[{m}].Artifacts[{a}] names {name!r}, which the "
-                                     f"build did not produce in {artifact_folder}")
-            artifact["Digest"] = artifact_digest(path)
-            artifact["Algorithm"] = "SHA-256"
-    return recipe
+    """Write the TwinModel recipe and its `twin-model.zip`; returns the recipe path."""
+    return _build_model_component(TWIN_MODEL, model_dir, version, recipe_dir, artifact_dir,
+                                  model_version=model_version, extra_config=extra_config)
 
 
 def build_twin_component(version: str, recipe_dir: Path, artifact_dir: Path, *,
@@ -256,90 +65,11 @@ def build_twin_component(version: str, recipe_dir: Path, artifact_dir: Path, *,
                          template: Path = TWIN_TEMPLATE, author: str = DEFAULT_AUTHOR,
                          bucket: str = DEFAULT_BUCKET, recipe_name: str | None = None) -> Path:
     """Write the DigitalTwin recipe (from the template) and its `edgeloop.zip`; returns the recipe path."""
-    _check_version(version, f"{TWIN_COMPONENT} version")
-    folder = Path(artifact_dir) / TWIN_COMPONENT / version
-    if folder.exists():
-        shutil.rmtree(folder)
-    build_source_archive(folder / SOURCE_ARCHIVE)
-    recipe = render_twin_recipe(Path(template), version, folder, author=author, bucket=bucket,
-                                model_requirement=model_requirement)
-    return _write_recipe(recipe, Path(recipe_dir) / (recipe_name or f"{TWIN_COMPONENT}-{version}.yaml"))
+    return build_inference_component(TWIN, version, recipe_dir, artifact_dir,
+                                     model_requirement=model_requirement, template=template, author=author,
+                                     bucket=bucket, recipe_name=recipe_name)
 
 
-# -- GDK custom build -----------------------------------------------------------------------------
-def read_gdk_config(project: Path) -> tuple[str, dict[str, Any]]:
-    """(component name, its entry) from `gdk-config.json`, checked for what this build needs."""
-    path = project / "gdk-config.json"
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PackagingError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise PackagingError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from None
-    components = config.get("component") if isinstance(config, dict) else None
-    if not isinstance(components, dict) or len(components) != 1:
-        raise PackagingError(f"{path}: 'component' must hold exactly one component")
-    (name, entry), = components.items()
-    if name != TWIN_COMPONENT:
-        raise PackagingError(f"{path}: component {name!r}: this build makes {TWIN_COMPONENT} only")
-    if not isinstance(entry, dict):
-        raise PackagingError(f"{path}: component {name}: expected an object")
-    version = entry.get("version")
-    if version == "NEXT_PATCH":
-        raise PackagingError(f"{path}: component {name}: version NEXT_PATCH is chosen by `gdk component "
-                             f"publish` against the Greengrass service; a local build needs a semantic version")
-    _check_version(version, f"{path}: component {name}: version")
-    return name, entry
-
-
-def gdk_build(project: Path) -> Path:
-    """GDK's custom build step: `greengrass-build/recipes/recipe.yaml` and
-    `greengrass-build/artifacts/<name>/<version>/` from the project's gdk-config.json and recipe.yaml."""
-    project = Path(project).resolve()
-    name, entry = read_gdk_config(project)
-    template = project / "recipe.yaml"
-    if not template.is_file():
-        raise PackagingError(f"{project}: no recipe.yaml beside gdk-config.json")
-    out = project / "greengrass-build"
-    if out.exists():
-        shutil.rmtree(out)
-    bucket = str((entry.get("publish") or {}).get("bucket") or DEFAULT_BUCKET)
-    return build_twin_component(entry["version"], out / "recipes", out / "artifacts", template=template,
-                                author=str(entry.get("author") or DEFAULT_AUTHOR), bucket=bucket,
-                                recipe_name="recipe.yaml")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edgeloop.components.digital_twin.packaging",
-                                     description="Build the twin's Greengrass components.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    gdk = sub.add_parser("gdk-build", help="the GDK custom build (reads gdk-config.json and recipe.yaml)")
-    gdk.add_argument("--project", type=Path, default=Path.cwd(), help="folder with gdk-config.json")
-    twin = sub.add_parser("twin", help=f"build {TWIN_COMPONENT}")
-    model = sub.add_parser("model", help=f"build {MODEL_COMPONENT} from a model directory")
-    for command in (twin, model):
-        command.add_argument("--version", required=True)
-        command.add_argument("--recipe-dir", type=Path, required=True)
-        command.add_argument("--artifact-dir", type=Path, required=True)
-    twin.add_argument("--model-requirement", default=DEFAULT_MODEL_REQUIREMENT)
-    model.add_argument("--model-dir", type=Path, required=True)
-    model.add_argument("--model-version", required=True, help="registry model version, e.g. edgeloop-twin/3")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "gdk-build":
-            recipe = gdk_build(args.project)
-        elif args.command == "twin":
-            recipe = build_twin_component(args.version, args.recipe_dir, args.artifact_dir,
-                                          model_requirement=args.model_requirement)
-        else:
-            recipe = build_model_component(args.model_dir, args.version, args.recipe_dir, args.artifact_dir,
-                                           model_version=args.model_version)
-    except PackagingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {recipe}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+__all__ = ["METADATA_FILE", "MODEL_ARCHIVE", "MODEL_COMPONENT", "MODEL_FOLDER", "SOURCE_ARCHIVE", "TWIN",
+           "TWIN_COMPONENT", "TWIN_MODEL", "TWIN_TEMPLATE", "PackagingError", "build_model_component",
+           "build_source_archive", "build_twin_component", "model_sha256"]

@@ -20,7 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from edgeloop.modelfiles import ArtifactError, read_metadata, read_verified, write_model_dir
+from edgeloop.modelfiles import (
+    ArtifactError,
+    read_metadata,
+    read_verified,
+    write_model_dir,
+)
 
 from .features import FEATURE_NAMES
 from .messages import LABELS

@@ -181,7 +181,7 @@ def test_gdk_build_names_a_bad_configuration(tmp_path: Path) -> None:
     (tmp_path / "gdk-config.json").write_text(json.dumps({"gdk_version": "1.6.0", "component": {
         "com.edgeloop.DigitalTwin": {"author": "a", "version": "NEXT_PATCH", "build": {"build_system": "custom"}}}}))
     shutil.copy(REPO / "recipe.yaml", tmp_path)
-    result = subprocess.run([sys.executable, "-m", "edgeloop.components.digital_twin.packaging", "gdk-build",
+    result = subprocess.run([sys.executable, "-m", "edgeloop.components.packaging", "gdk-build",
                              "--project", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "gdk-config.json" in result.stderr and "NEXT_PATCH" in result.stderr
