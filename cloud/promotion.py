@@ -1,16 +1,17 @@
-"""Promotion: an approved registry version becomes the next TwinModel component version on the core.
+"""Promotion: an approved registry version becomes the next version of its model component on the core.
 
-This is the local stand-in for the reference's EventBridge rule -> deployment pipeline. One module
-owns every step, in order:
+This is the local stand-in for the reference's EventBridge rule -> deployment pipeline, one path for
+every model line (cloud/lines.py: the twin's TwinModel, the ECG screener's EcgModel). One module owns
+every step, in order:
 
-  gate     refuse a model whose mean regret % is worse than the serving model's on the same
-           evaluation (same grid, plant, Monte Carlo settings; the serving model is re-evaluated
-           on the candidate's spec when the recorded specs differ), unless forced
-  build    next component version (1.0.0, then the next patch, node-semver) with
-           `build_model_component` into the component store HOME/components/{recipes,artifacts}
+  line     the registry version's model directory names its format, hence its line and component
+  gate     the line's comparison with the model serving now (twin: mean regret %; ECG: sensitivity
+           and normal windows forwarded), on the candidate's evaluation; refused unless forced
+  build    next component version (1.0.0, then the next patch, node-semver) with the shared builder
+           (components/packaging.py) into the component store HOME/components/{recipes,artifacts}
   deploy   through a PromotionTarget: the local core over IPC as aws.greengrass.Cli, merging
-           {TwinModel: version} with configuration RESET so the new defaults replace the old
-  record   HOME/promotions.sqlite: registry version -> component version, target, digests, the
+           {Component: version} with configuration RESET so the new defaults replace the old
+  record   HOME/promotions.sqlite: registry version -> component and version, target, digests, the
            deployment and its outcome, and the seconds from approval to deployment SUCCEEDED
 
 `rollback` redeploys the component version that served before the current one, marks the
@@ -36,6 +37,7 @@ import yaml
 
 from .experiments import utc_now
 from .home import CloudHome
+from .lines import GateResult, ModelLine, UnknownModelLine, line_of_model_dir
 from .registry.base import (
     APPROVED,
     REJECTED,
@@ -47,13 +49,13 @@ from .registry.base import (
 )
 from .sqlite import connect, initialise
 
-COMPONENT = "com.edgeloop.TwinModel"
+COMPONENT = "com.edgeloop.TwinModel"   # the default line's component (the first one edgeloop had)
 FIRST_VERSION = "1.0.0"
-RESET_CONFIG = {COMPONENT: {"RESET": [""]}}
 
 SCHEMA = """CREATE TABLE IF NOT EXISTS promotions (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   kind TEXT NOT NULL,                 -- promote | rollback
+  component TEXT NOT NULL DEFAULT 'com.edgeloop.TwinModel',
   model_ref TEXT,                     -- GROUP/VERSION
   component_version TEXT NOT NULL,
   target TEXT,                        -- e.g. local-core:/path/to/root, or NULL (published only)
@@ -88,8 +90,9 @@ class DeploymentOutcome:
 class PromotionTarget(Protocol):
     name: str
 
-    def deployed_version(self) -> str | None: ...
-    def deploy(self, recipe_dir: Path, artifact_dir: Path, version: str, timeout_s: float) -> DeploymentOutcome: ...
+    def deployed_version(self, component: str) -> str | None: ...
+    def deploy(self, component: str, recipe_dir: Path, artifact_dir: Path, version: str,
+               timeout_s: float) -> DeploymentOutcome: ...
 
 
 class LocalCoreTarget:
@@ -100,23 +103,24 @@ class LocalCoreTarget:
         self.paths = CorePaths.at(root)
         self.name = f"local-core:{self.paths.root}"
 
-    def deployed_version(self) -> str | None:
+    def deployed_version(self, component: str) -> str | None:
         from edgeloop.simulator.core.status import read_status
         status = read_status(self.paths)
         if status is None:
             return None
-        for component in status.get("components", []):
-            if component["name"] == COMPONENT:
-                return component["version"]
+        for entry in status.get("components", []):
+            if entry["name"] == component:
+                return entry["version"]
         return None
 
-    def deploy(self, recipe_dir: Path, artifact_dir: Path, version: str, timeout_s: float) -> DeploymentOutcome:
+    def deploy(self, component: str, recipe_dir: Path, artifact_dir: Path, version: str,
+               timeout_s: float) -> DeploymentOutcome:
         from edgeloop.simulator.core.client import CoreClient, CoreNotRunning
         try:
             with CoreClient(self.paths) as client:
                 deployment_id = client.create_deployment(
-                    recipe_dir=str(recipe_dir), artifact_dir=str(artifact_dir), merge={COMPONENT: version},
-                    remove=[], configuration=RESET_CONFIG, failure_policy="ROLLBACK")
+                    recipe_dir=str(recipe_dir), artifact_dir=str(artifact_dir), merge={component: version},
+                    remove=[], configuration={component: {"RESET": [""]}}, failure_policy="ROLLBACK")
                 result = client.wait_for_deployment(deployment_id, timeout_s=timeout_s, poll_s=0.1)
         except CoreNotRunning as exc:
             raise PromotionError(str(exc)) from None
@@ -137,6 +141,7 @@ class LocalCoreTarget:
 class Promotion:
     id: int
     kind: str
+    component: str
     model_ref: str | None
     component_version: str
     target: str | None
@@ -157,6 +162,10 @@ class PromotionLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         initialise(self.path, SCHEMA)
+        with self._connect() as db:   # files written before the ECG line had one component only
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(promotions)")}
+            if "component" not in columns:
+                db.execute(f"ALTER TABLE promotions ADD COLUMN component TEXT NOT NULL DEFAULT '{COMPONENT}'")
 
     def _connect(self) -> sqlite3.Connection:
         return connect(self.path)
@@ -177,10 +186,11 @@ class PromotionLog:
         with self._connect() as db:
             return Promotion(**dict(db.execute("SELECT * FROM promotions WHERE id = ?", (promotion_id,)).fetchone()))
 
-    def all(self) -> list[Promotion]:
-        """Oldest first."""
+    def all(self, component: str | None = None) -> list[Promotion]:
+        """Oldest first; only `component`'s when given."""
         with self._connect() as db:
-            return [Promotion(**dict(r)) for r in db.execute("SELECT * FROM promotions ORDER BY id")]
+            rows = db.execute("SELECT * FROM promotions ORDER BY id")
+            return [Promotion(**dict(r)) for r in rows if component is None or r["component"] == component]
 
 
 # -- the component store ------------------------------------------------------------------------
@@ -197,9 +207,9 @@ def model_dir_of(package: ModelPackage) -> Path:
     return path
 
 
-def store_versions(home: CloudHome) -> list[str]:
-    """TwinModel versions present in the component store, ascending (semver)."""
-    prefix = f"{COMPONENT}-"
+def store_versions(home: CloudHome, component: str = COMPONENT) -> list[str]:
+    """`component` versions present in the component store, ascending (semver)."""
+    prefix = f"{component}-"
     found = []
     for path in home.recipe_dir.glob(f"{prefix}*"):
         version = path.stem[len(prefix):]
@@ -215,14 +225,14 @@ def next_version(known: list[str]) -> str:
     return nodesemver.inc(nodesemver.max_satisfying(known, "*", loose=False), "patch", loose=False)
 
 
-def recipe_artifact(recipe_path: Path) -> dict[str, Any]:
-    """The twin-model.zip artifact entry of a built TwinModel recipe."""
+def recipe_artifact(recipe_path: Path, archive: str) -> dict[str, Any]:
+    """The `archive` artifact entry of a built model component recipe."""
     recipe = yaml.safe_load(recipe_path.read_text(encoding="utf-8"))
     for manifest in recipe.get("Manifests", []):
         for artifact in manifest.get("Artifacts", []):
-            if str(artifact.get("URI", "")).endswith("/twin-model.zip"):
+            if str(artifact.get("URI", "")).endswith(f"/{archive}"):
                 return artifact
-    raise PromotionError(f"{recipe_path}: no twin-model.zip artifact in the recipe")
+    raise PromotionError(f"{recipe_path}: no {archive} artifact in the recipe")
 
 
 def zip_digest(path: Path) -> str:
@@ -232,29 +242,34 @@ def zip_digest(path: Path) -> str:
 
 # -- promotion ----------------------------------------------------------------------------------
 
-@dataclass
-class GateResult:
-    allowed: bool
-    message: str
-    serving_ref: str | None = None
-
-
 class Promoter:
+    """Approve, promote and roll back registry versions of any model line (see the module docstring).
+
+    `tolerance` loosens each line's gate in that line's units (regret percentage points for the twin,
+    fractions of windows for the ECG screener)."""
+
     def __init__(self, home: CloudHome, registry: ModelRegistry, target: PromotionTarget | None = None,
-                 *, deploy_timeout_s: float = 300.0, tolerance_pct: float = 0.0) -> None:
+                 *, deploy_timeout_s: float = 300.0, tolerance: float = 0.0) -> None:
         self.home = home
         self.registry = registry
         self.target = target
         self.log = PromotionLog(home.promotions_db)
         self.deploy_timeout_s = deploy_timeout_s
-        self.tolerance_pct = tolerance_pct
+        self.tolerance = tolerance
+
+    @staticmethod
+    def line_of(package: ModelPackage) -> ModelLine:
+        try:
+            return line_of_model_dir(model_dir_of(package))
+        except UnknownModelLine as exc:
+            raise PromotionError(f"{package.ref}: {exc}") from None
 
     # serving model --------------------------------------------------------------------------
-    def serving(self) -> tuple[str | None, ModelPackage | None]:
+    def serving(self, component: str = COMPONENT) -> tuple[str | None, ModelPackage | None]:
         """(component version, registry version) serving now: on the target, else last published."""
-        records = self.log.all()
+        records = self.log.all(component)
         if self.target is not None:
-            version = self.target.deployed_version()
+            version = self.target.deployed_version(component)
             if version is None:
                 return None, None
             mine = [r for r in records if r.component_version == version and r.model_ref]
@@ -266,40 +281,24 @@ class Promoter:
         return version, self.registry.get(*parse_ref(mine[-1].model_ref))
 
     def gate(self, candidate: ModelPackage) -> GateResult:
-        """Compare mean regret % with the serving model on the candidate's evaluation."""
-        version, serving = self.serving()
+        """The candidate's line compares it with the model serving now (nothing serving: allowed)."""
+        line = self.line_of(candidate)
+        problem = line.requirements(candidate) if line.requirements else None
+        if problem:
+            return GateResult(False, problem)
+        version, serving = self.serving(line.component)
         if serving is None:
-            note = (f"{COMPONENT} {version} on {self.target.name} was not promoted from this registry; "
-                    "nothing to compare with" if version else "no model is serving yet")
+            note = (f"{line.component} {version} on {self.target.name} was not promoted from this registry; "
+                    "nothing to compare with" if version and self.target else "no model is serving yet")
             return GateResult(True, note)
         if serving.ref == candidate.ref:
             return GateResult(True, f"{candidate.ref} is the serving model", serving.ref)
-        new = candidate.metrics.get("mean_regret_pct")
-        if new is None:
-            return GateResult(False, f"{candidate.ref} has no mean regret metric; cannot show it is "
-                                     f"not worse than {serving.ref}", serving.ref)
-        spec = candidate.metrics.get("evaluation")
-        if spec is not None and serving.metrics.get("evaluation") == spec:
-            old, how = serving.metrics.get("mean_regret_pct"), "recorded"
-        elif spec is not None:
-            from edgeloop.components.digital_twin.model import ArtifactError, PowerModel
-
-            from .pipeline import evaluation_metrics
-            try:
-                old = evaluation_metrics(PowerModel.load(model_dir_of(serving)), spec)["mean_regret_pct"]
-            except (ArtifactError, PromotionError) as exc:
-                return GateResult(False, f"cannot re-evaluate serving {serving.ref}: {exc}", serving.ref)
-            how = "re-evaluated on the candidate's evaluation"
-        else:
-            return GateResult(False, f"{candidate.ref} records no evaluation spec", serving.ref)
-        if old is None:
-            return GateResult(True, f"serving {serving.ref} has no mean regret; nothing to compare", serving.ref)
-        where = f"{COMPONENT} {version}" + (f" on {self.target.name}" if self.target else "")
-        if new > old + self.tolerance_pct:
-            return GateResult(False, f"{candidate.ref} has mean regret {new:.3f} %, worse than {old:.3f} % "
-                                     f"of {serving.ref} serving as {where} ({how})", serving.ref)
-        return GateResult(True, f"{candidate.ref} mean regret {new:.3f} % <= {old:.3f} % of "
-                                f"{serving.ref} ({how})", serving.ref)
+        try:
+            serving_dir = model_dir_of(serving)
+        except PromotionError as exc:
+            return GateResult(False, f"cannot compare with serving {serving.ref}: {exc}", serving.ref)
+        where = f"{line.component} {version}" + (f" on {self.target.name}" if self.target else "")
+        return line.compare(candidate, serving, serving_dir, self.tolerance, where)
 
     # approve + promote ----------------------------------------------------------------------
     def approve(self, ref: str, *, force: bool = False, description: str = "") -> Promotion:
@@ -318,29 +317,29 @@ class Promoter:
 
     def promote(self, package: ModelPackage, approved_clock: float) -> Promotion:
         """Build and deploy an Approved version; `approved_clock` is time.monotonic() at approval."""
-        from edgeloop.components.digital_twin.packaging import (
-            PackagingError,
-            build_model_component,
-        )
+        from edgeloop.components.packaging import PackagingError, build_model_component
+
         if package.status != APPROVED:
             raise PromotionError(f"{package.ref} is {package.status}; only Approved versions are promoted")
+        line = self.line_of(package)
+        component = line.component
         model_dir = model_dir_of(package)
-        version = next_version(sorted(set(store_versions(self.home))
-                                      | {r.component_version for r in self.log.all()}))
-        metrics = {k: package.metrics.get(k) for k in ("mean_regret_pct", "savings_capture",
-                                                         "pooled_test_mae_kw", "infeasible")}
+        version = next_version(sorted(set(store_versions(self.home, component))
+                                      | {r.component_version for r in self.log.all(component)}))
+        metrics = {k: package.metrics.get(k) for k in line.config_metrics}
         try:
-            recipe = build_model_component(model_dir, version, self.home.recipe_dir, self.home.artifact_dir,
-                                           model_version=package.ref, extra_config={"metrics": metrics})
+            recipe = build_model_component(line.kind, model_dir, version, self.home.recipe_dir,
+                                           self.home.artifact_dir, model_version=package.ref,
+                                           extra_config={"metrics": metrics})
         except PackagingError as exc:
             raise PromotionError(f"{package.ref}: {exc}") from None
-        archive = self.home.artifact_dir / COMPONENT / version / "twin-model.zip"
+        archive = self.home.artifact_dir / component / version / line.kind.archive
         digest = zip_digest(archive)
-        declared = recipe_artifact(Path(recipe)).get("Digest")
+        declared = recipe_artifact(Path(recipe), line.kind.archive).get("Digest")
         if declared != digest:
             raise PromotionError(f"{recipe}: recipe digest {declared} does not match {archive} ({digest})")
-        record = self.log.add(kind="promote", model_ref=package.ref, component_version=version,
-                              target=self.target.name if self.target else None,
+        record = self.log.add(kind="promote", component=component, model_ref=package.ref,
+                              component_version=version, target=self.target.name if self.target else None,
                               artifact_sha256=hashlib.sha256(archive.read_bytes()).hexdigest(),
                               approved_at=package.updated_at, started_at=utc_now(),
                               status="PUBLISHED" if self.target is None else "DEPLOYING",
@@ -348,12 +347,12 @@ class Promoter:
         if self.target is None:
             self.log.update(record, finished_at=utc_now())
             return self.log.get(record)
-        return self._deploy(record, version, approved_clock)
+        return self._deploy(record, component, version, approved_clock)
 
-    def _deploy(self, record: int, version: str, clock: float) -> Promotion:
+    def _deploy(self, record: int, component: str, version: str, clock: float) -> Promotion:
         assert self.target is not None
         try:
-            outcome = self.target.deploy(self.home.recipe_dir, self.home.artifact_dir, version,
+            outcome = self.target.deploy(component, self.home.recipe_dir, self.home.artifact_dir, version,
                                          self.deploy_timeout_s)
         except PromotionError as exc:
             self.log.update(record, status="FAILED", finished_at=utc_now(), detail=str(exc))
@@ -364,14 +363,14 @@ class Promoter:
         return self.log.get(record)
 
     # rollback -------------------------------------------------------------------------------
-    def rollback(self) -> Promotion:
+    def rollback(self, component: str = COMPONENT) -> Promotion:
         """Redeploy the version that served before the current one; mark the current one Rejected."""
         if self.target is None:
             raise PromotionError("rollback redeploys to a core: give --core-root")
-        current = self.target.deployed_version()
+        current = self.target.deployed_version(component)
         if current is None:
-            raise PromotionError(f"{COMPONENT} is not deployed on {self.target.name}; nothing to roll back")
-        history = [r for r in reversed(self.log.all())
+            raise PromotionError(f"{component} is not deployed on {self.target.name}; nothing to roll back")
+        history = [r for r in reversed(self.log.all(component))
                    if r.target == self.target.name and r.status == "SUCCEEDED"]
         current_ref = next((r.model_ref for r in history if r.component_version == current), None)
         previous = None
@@ -380,34 +379,40 @@ class Promoter:
                 continue
             if self.registry.get(*parse_ref(r.model_ref)).status == REJECTED:
                 continue
-            if not (self.home.recipe_dir / f"{COMPONENT}-{r.component_version}.yaml").exists():
+            if not (self.home.recipe_dir / f"{component}-{r.component_version}.yaml").exists():
                 continue
             previous = r
             break
         if previous is None:
-            raise PromotionError(f"no earlier {COMPONENT} version that is not rejected was deployed to "
+            raise PromotionError(f"no earlier {component} version that is not rejected was deployed to "
                                  f"{self.target.name}; {current} stays")
         clock = time.monotonic()
-        record = self.log.add(kind="rollback", model_ref=previous.model_ref,
+        record = self.log.add(kind="rollback", component=component, model_ref=previous.model_ref,
                               component_version=previous.component_version, target=self.target.name,
                               artifact_sha256=previous.artifact_sha256, started_at=utc_now(), status="DEPLOYING",
                               detail=f"from {current} ({current_ref or 'unknown model'})")
-        result = self._deploy(record, previous.component_version, clock)
+        result = self._deploy(record, component, previous.component_version, clock)
         if result.status == "SUCCEEDED" and current_ref:
             package = self.registry.get(*parse_ref(current_ref))
             if package.status == APPROVED:
                 self.registry.set_status(package.group, package.version, REJECTED,
                                          f"rolled back on {utc_now()}: {self.target.name} went back to "
-                                         f"{COMPONENT} {previous.component_version} ({previous.model_ref})")
+                                         f"{component} {previous.component_version} ({previous.model_ref})")
         self.log.update(record, detail=f"from {current} ({current_ref or 'unknown model'}) to "
                                        f"{previous.component_version} ({previous.model_ref})"
                                        + (f"; {result.detail}" if result.detail else ""))
         return self.log.get(record)
 
 
-def last_target_root(home: CloudHome) -> str | None:
-    """The core root of the latest deployment this home made (rollback's default target)."""
-    for record in reversed(PromotionLog(home.promotions_db).all()):
+def last_component(home: CloudHome) -> str | None:
+    """The model component of the latest promotion or rollback this home recorded."""
+    records = PromotionLog(home.promotions_db).all()
+    return records[-1].component if records else None
+
+
+def last_target_root(home: CloudHome, component: str | None = None) -> str | None:
+    """The core root of the latest deployment this home made (of `component`): rollback's default target."""
+    for record in reversed(PromotionLog(home.promotions_db).all(component)):
         if record.target and record.target.startswith("local-core:"):
             return record.target[len("local-core:"):]
     return None
@@ -415,4 +420,4 @@ def last_target_root(home: CloudHome) -> str | None:
 
 __all__ = ["COMPONENT", "DeploymentOutcome", "GateResult", "LocalCoreTarget", "Promoter", "Promotion",
            "PromotionError", "PromotionLog", "PromotionRefused", "PromotionTarget", "RegistryError",
-           "last_target_root", "next_version", "store_versions", "zip_digest"]
+           "last_component", "last_target_root", "next_version", "store_versions", "zip_digest"]

@@ -58,8 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_home_argument(reject)
     reject.set_defaults(func=run_reject)
 
-    rollback = commands.add_parser("rollback", help="redeploy the previous TwinModel version")
+    rollback = commands.add_parser("rollback", help="redeploy the previous version of a model component")
     add_home_argument(rollback)
+    rollback.add_argument("--component", help="model component (default: the one promoted last, e.g. "
+                                              "com.edgeloop.TwinModel or com.edgeloop.EcgModel)")
     rollback.add_argument("--core-root", metavar="DIR", help="the core (default: the last promotion's)")
     rollback.add_argument("--timeout", type=float, default=300.0)
     rollback.set_defaults(func=run_rollback)
@@ -90,19 +92,28 @@ def run_list(args: argparse.Namespace) -> int:
     components: dict[str, str] = {}
     for record in promoter.log.all():
         if record.kind == "promote" and record.model_ref:
-            components[record.model_ref] = f"{record.component_version} {record.status}"
+            components[record.model_ref] = f"{record.component} {record.component_version} {record.status}"
     if args.json:
         print(json.dumps([{**p.to_dict(), "component": components.get(p.ref)} for p in packages], indent=2))
         return 0
     if not packages:
-        print("no model packages yet (edgeloop pipeline run twin)")
+        print("no model packages yet (edgeloop pipeline run twin|ecg)")
         return 0
-    print(f"{'MODEL':22s} {'STATUS':22s} {'CREATED':25s} {'REGRET %':>8s}  COMPONENT")
+    print(f"{'MODEL':22s} {'STATUS':22s} {'CREATED':25s} {'QUALITY':26s} COMPONENT")
     for p in packages:
-        regret = p.metrics.get("mean_regret_pct")
-        print(f"{p.ref:22s} {p.status:22s} {p.created_at:25s} "
-              f"{'' if regret is None else f'{regret:.3f}':>8s}  {components.get(p.ref, '')}")
+        print(f"{p.ref:22s} {p.status:22s} {p.created_at:25s} {headline(p.metrics):26s} "
+              f"{components.get(p.ref, '')}")
     return 0
+
+
+def headline(metrics: dict) -> str:
+    """The numbers a gate looks at: mean regret for the twin, sensitivity / normal forwarded for ECG."""
+    if metrics.get("mean_regret_pct") is not None:
+        return f"regret {metrics['mean_regret_pct']:.3f} %"
+    sens, fwd = metrics.get("sensitivity_non_normal"), metrics.get("normal_forwarded_fraction")
+    if sens is not None and fwd is not None:
+        return f"sens {sens:.3f} normal fwd {fwd:.3f}"
+    return ""
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -125,13 +136,13 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"approval        {package.approval_description or '-'}")
     print("metrics         " + json.dumps(package.metrics))
     for r in promotions:
-        print(f"promotion       {r['kind']} -> com.edgeloop.TwinModel {r['component_version']} "
+        print(f"promotion       {r['kind']} -> {r['component']} {r['component_version']} "
               f"{r['status']} on {r['target'] or 'component store only'} {r['finished_at'] or ''} {r['detail']}")
     return 0
 
 
 def _report(record) -> None:
-    print(f"{record.kind}: {record.model_ref} -> com.edgeloop.TwinModel {record.component_version} "
+    print(f"{record.kind}: {record.model_ref} -> {record.component} {record.component_version} "
           f"{record.status}" + (f" on {record.target}" if record.target else " (published to the component store)"))
     if record.deployment_id:
         print(f"deployment {record.deployment_id}" + (f": {record.detail}" if record.detail else ""))
@@ -156,7 +167,7 @@ def run_approve(args: argparse.Namespace) -> int:
     _report(record)
     if record.target is None:
         print(f"deploy with: edgeloop core deploy --root ROOT --recipe-dir {home.recipe_dir} "
-              f"--artifact-dir {home.artifact_dir} --merge com.edgeloop.TwinModel={record.component_version}")
+              f"--artifact-dir {home.artifact_dir} --merge {record.component}={record.component_version}")
     return 0 if record.status in ("SUCCEEDED", "PUBLISHED") else 1
 
 
@@ -171,20 +182,27 @@ def run_reject(args: argparse.Namespace) -> int:
     print(f"{package.ref} Rejected: {args.reason}")
     serving = [r for r in promoter.log.all() if r.model_ref == package.ref and r.status == "SUCCEEDED"]
     if serving:
-        print(f"note: it was deployed as com.edgeloop.TwinModel {serving[-1].component_version} on "
+        print(f"note: it was deployed as {serving[-1].component} {serving[-1].component_version} on "
               f"{serving[-1].target}; if it still serves there, run `edgeloop registry rollback`")
     return 0
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    from edgeloop.cloud.promotion import PromotionError, last_target_root
+    from edgeloop.cloud.promotion import (
+        PromotionError,
+        last_component,
+        last_target_root,
+    )
     home = CloudHome.at(args.home)
-    root = args.core_root or last_target_root(home)
+    component = args.component or last_component(home)
+    if component is None:
+        return _error("nothing was promoted from this home; nothing to roll back", 2)
+    root = args.core_root or last_target_root(home, component)
     if root is None:
         return _error("no core to roll back: nothing was deployed from this home; give --core-root", 2)
     _, _, promoter = _open(args, root)
     try:
-        record = promoter.rollback()
+        record = promoter.rollback(component)
     except PromotionError as exc:
         return _error(str(exc), 1)
     _report(record)
