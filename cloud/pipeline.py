@@ -206,7 +206,7 @@ def evaluation_metrics(model: Any, spec: dict[str, Any]) -> dict[str, Any]:
 
 # -- the run ----------------------------------------------------------------------------------
 
-class _Steps:
+class Steps:
     """Times each step into the run record and prints one line per step on stderr (rich)."""
 
     def __init__(self, run: Run, store: ExperimentStore, console: Console) -> None:
@@ -251,7 +251,7 @@ def run_twin_pipeline(home: CloudHome, registry: ModelRegistry, params: TwinPara
     work.mkdir(parents=True, exist_ok=True)
     console.print(f"pipeline run [bold]{run.run_id}[/bold] ({len(inputs)} input file(s))")
     state: dict[str, Any] = {}
-    step = _Steps(run, store, console)
+    step = Steps(run, store, console)
 
     def do_preprocess() -> str:
         if params.boundaries:
@@ -314,7 +314,7 @@ def run_twin_pipeline(home: CloudHome, registry: ModelRegistry, params: TwinPara
                 f"{100 * result.savings_capture:.1f} %, infeasible {result.infeasible}")
 
     def do_register() -> str:
-        run.artifacts = _artifacts(work, model_dir)
+        run.artifacts = run_artifacts(work, model_dir)
         registry.ensure_group(params.group, "compressed-air plant digital twin (power per configuration)")
         metrics = {**run.metrics, "training_data_sha256": run.lineage["training_csv"]["sha256"]}
         package = registry.create_version(params.group, model_dir.as_uri(), metrics, run.run_id,
@@ -323,14 +323,23 @@ def run_twin_pipeline(home: CloudHome, registry: ModelRegistry, params: TwinPara
         run.artifacts["model_package"] = {"ref": package.ref, "arn": package.arn, "status": package.status}
         return f"{package.ref} ({package.status})"
 
+    return run_steps(run, store, step, (("preprocess", do_preprocess), ("train", do_train),
+                                         ("simulate", do_simulate), ("evaluate", do_evaluate),
+                                         ("register", do_register)),
+                     (PipelineError, TelemetryError, BoundariesError, ValueError, OSError))
+
+
+def run_steps(run: Run, store: ExperimentStore, step: Steps, actions: Sequence[tuple[str, Callable[[], str]]],
+              expected: tuple[type[BaseException], ...]) -> Run:
+    """Run `actions` in order; the run ends Succeeded, or Failed with the step and reason. An `expected`
+    failure (bad data, a refused input) is raised as PipelineError, anything else as itself."""
     try:
-        for name, action in (("preprocess", do_preprocess), ("train", do_train), ("simulate", do_simulate),
-                             ("evaluate", do_evaluate), ("register", do_register)):
+        for name, action in actions:
             step(name, action)
     except Exception as exc:
         run.status, run.finished_at, run.error = "Failed", utc_now(), f"{run.steps[-1]['name']}: {exc}"
         store.save(run)
-        if isinstance(exc, (PipelineError, TelemetryError, BoundariesError, ValueError, OSError)):
+        if isinstance(exc, expected):
             raise PipelineError(f"run {run.run_id} failed in {run.steps[-1]['name']}: {exc}") from exc
         raise
     run.status, run.finished_at = "Succeeded", utc_now()
@@ -338,7 +347,7 @@ def run_twin_pipeline(home: CloudHome, registry: ModelRegistry, params: TwinPara
     return run
 
 
-def _artifacts(work: Path, model_dir: Path) -> dict[str, Any]:
+def run_artifacts(work: Path, model_dir: Path) -> dict[str, Any]:
     """Every file the run wrote, with its SHA-256."""
     files = {}
     for folder, label in ((work, "run"), (model_dir, "model")):
