@@ -8,6 +8,7 @@
       registry.sqlite       model package groups and versions (registry/local.py)
       promotions.sqlite     which registry version became which component version (promotion.py)
       components/           component store in the Greengrass CLI layout: recipes/, artifacts/
+      ecg-archive/          the ECG pathology archive: forwarded windows, alerts log (ecg/archive.py)
 
 The default is `~/.edgeloop`, or `EDGELOOP_HOME` when set, so every `edgeloop cloud|pipeline|registry`
 command finds the same state without repeating `--home`.
@@ -73,6 +74,10 @@ class CloudHome:
     @property
     def artifact_dir(self) -> Path:
         return self.components / "artifacts"
+
+    @property
+    def ecg_archive(self) -> Path:
+        return self.root / "ecg-archive"
 
 
 def add_home_argument(parser: argparse.ArgumentParser) -> None:
