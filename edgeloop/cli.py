@@ -18,6 +18,7 @@ _GROUPS = (
     "edgeloop.simulator.core.cli",
     "edgeloop.simulator.cli",
     "edgeloop.cloud.twin.cli",
+    "edgeloop.cloud.ecg.cli",
     "edgeloop.cloud.cli",
     "edgeloop.cloud.pipeline_cli",
     "edgeloop.cloud.registry.cli",
