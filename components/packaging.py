@@ -48,6 +48,7 @@ import nodesemver
 import yaml
 
 from edgeloop import __version__ as EDGELOOP_VERSION
+from edgeloop.model_component import ModelComponent
 from edgeloop.modelfiles import METADATA_FILE, ArtifactError, metadata_sha256
 
 SOURCE_ARCHIVE = "edgeloop.zip"
@@ -78,9 +79,9 @@ class ModelKind:
     config: Callable[[Any, Path], dict[str, Any]]        # (loaded model, dir) -> extra configuration
 
     @property
-    def folder(self) -> str:
-        """Where Greengrass unarchives the model, under the component version's folder."""
-        return Path(self.archive).stem
+    def on_gateway(self) -> ModelComponent:
+        """The same component as its reader sees it: where the model lands, how to verify it."""
+        return ModelComponent(self.component, self.archive)
 
 
 @dataclass(frozen=True)

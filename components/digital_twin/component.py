@@ -27,13 +27,13 @@ TwinModel that answered), "ranking": [{config: kW}, ...], "estimates": {config: 
 
 The model comes from com.edgeloop.TwinModel: its configuration names the version, the registry
 model version and `modelSha256`; its unarchived artifact is under the Greengrass root (env
-EDGELOOP_GG_ROOT, set by the recipe to {kernel:rootPath}).
+EDGELOOP_GG_ROOT, set by the recipe to {kernel:rootPath}). Finding, verifying and hot-swapping it is
+edgeloop.model_component's job, shared with the ECG pre-filter.
 """
 
 from __future__ import annotations
 
 import collections
-import hashlib
 import json
 import logging
 import math
@@ -51,10 +51,17 @@ from typing import Any
 
 import numpy as np
 
+from edgeloop.model_component import (
+    ModelIdentity,
+    ModelRefused,
+    ModelReloader,
+)
+
 from . import configurations as cfgs
 from .model import ArtifactError, PowerModel
 from .optimizer import Optimizer
-from .packaging import METADATA_FILE, MODEL_COMPONENT, MODEL_FOLDER
+from .packaging import MODEL_COMPONENT
+from .packaging import TWIN_MODEL as _TWIN_MODEL_KIND
 from .request import RequestError, parse_request
 
 log = logging.getLogger("edgeloop.twin")
@@ -73,8 +80,6 @@ ROOT_ENV = "EDGELOOP_GG_ROOT"
 UNKNOWN_ID = "unknown"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")   # one safe MQTT topic level
 _ENVELOPE = ("request_id", "event", "seed")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_VERSION = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
 PREWARM_MAX_CELLS = 2_000_000   # fill whole lookup grids up to this size before a model serves
 Outgoing = tuple[str, dict[str, Any]]   # (topic, JSON body)
 
@@ -118,8 +123,9 @@ class Settings:
 
 
 # -- the model ------------------------------------------------------------------------------------
-class ModelRefused(Exception):
-    """A TwinModel version cannot be served; the message says which and why."""
+TWIN_MODEL = _TWIN_MODEL_KIND.on_gateway
+model_identity = TWIN_MODEL.identity     # (componentVersion, modelVersion, modelSha256), checked
+model_directory = TWIN_MODEL.directory   # where Greengrass unarchives a TwinModel version
 
 
 @dataclass(frozen=True)
@@ -133,30 +139,8 @@ class LoadedModel:
     sha256: str
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.component_version, self.model_version, self.sha256)
-
-
-def model_identity(config: Any) -> tuple[str, str, str]:
-    """(componentVersion, modelVersion, modelSha256) from the TwinModel configuration, checked."""
-    if not isinstance(config, Mapping):
-        raise ModelRefused(f"{MODEL_COMPONENT} configuration is not an object: {config!r}")
-    version, model_version, sha = (config.get(k) for k in ("componentVersion", "modelVersion", "modelSha256"))
-    if not isinstance(version, str) or not _VERSION.match(version):
-        raise ModelRefused(f"{MODEL_COMPONENT} configuration /componentVersion: expected a version like "
-                           f"1.0.0, got {version!r}")
-    if not isinstance(model_version, str) or not model_version:
-        raise ModelRefused(f"{MODEL_COMPONENT} configuration /modelVersion: expected a non-empty string, "
-                           f"got {model_version!r}")
-    if not isinstance(sha, str) or not _SHA256.match(sha):
-        raise ModelRefused(f"{MODEL_COMPONENT} configuration /modelSha256: expected 64 lowercase hex "
-                           f"digits, got {sha!r}")
-    return version, model_version, sha
-
-
-def model_directory(root: Path, component_version: str) -> Path:
-    """Where Greengrass unarchives a TwinModel version's `twin-model.zip`."""
-    return Path(root) / "packages" / "artifacts-unarchived" / MODEL_COMPONENT / component_version / MODEL_FOLDER
+    def key(self) -> ModelIdentity:
+        return ModelIdentity(self.component_version, self.model_version, self.sha256)
 
 
 def load_verified(root: Path, config: Any, prewarm_max_cells: int = PREWARM_MAX_CELLS) -> LoadedModel:
@@ -165,16 +149,7 @@ def load_verified(root: Path, config: Any, prewarm_max_cells: int = PREWARM_MAX_
     Warming fills each configuration's whole lookup grid when the grids total at most
     `prewarm_max_cells`, so the first request after a swap is as fast as any other.
     """
-    version, model_version, sha = model_identity(config)
-    directory = model_directory(root, version)
-    metadata = directory / METADATA_FILE
-    try:
-        actual = hashlib.sha256(metadata.read_bytes()).hexdigest()
-    except OSError as exc:
-        raise ModelRefused(f"{MODEL_COMPONENT} {version}: cannot read {metadata}: {exc.strerror or exc}") from None
-    if actual != sha:
-        raise ModelRefused(f"{MODEL_COMPONENT} {version}: {metadata} has SHA-256 {actual}, but modelSha256 "
-                           f"is {sha}; refusing a model that does not match its record")
+    (version, model_version, sha), directory = TWIN_MODEL.verified_directory(root, config)
     try:
         model = PowerModel.load(directory)
     except ArtifactError as exc:
@@ -430,7 +405,6 @@ class TwinComponent:
     """Subscriptions, the worker, the model loader and status reports around a TwinService."""
 
     QUEUE_LIMIT = 10_000
-    DEBOUNCE_S = 0.05   # configuration events of one deployment arrive as several leaf changes
 
     def __init__(self, ipc: Any, root: Path, thing: str, service: TwinService | None = None) -> None:
         self.ipc = ipc
@@ -438,27 +412,23 @@ class TwinComponent:
         self.thing = thing
         self.service = service or TwinService()
         self._jobs: queue.Queue = queue.Queue(self.QUEUE_LIMIT)
-        self._model_changed = threading.Event()
-        self._own_changed = threading.Event()
         self._stop = threading.Event()
-        self._last_refused: tuple[str, str, str] | None = None
-        self._loader = threading.Thread(target=self._load_loop, name="twin-loader", daemon=True)
         self._dropped = 0
-        self._problem: str | None = None   # why the last model was refused, for the "started" status
+        self.models: ModelReloader[LoadedModel] = ModelReloader(
+            ipc, TWIN_MODEL, self.root, load_verified, install=self.service.install, refused=self.service.refused,
+            announce=self._publish_status, on_own_config=self._apply_own_config, name="twin-loader")
 
     # start-up
     def start(self) -> None:
         self._apply_own_config()
-        self._reload_model(announce=False)   # before subscribing: the first request finds a model
-        self.ipc.subscribe_configuration(lambda *_: self._model_changed.set(), component_name=MODEL_COMPONENT)
-        self.ipc.subscribe_configuration(lambda *_: self._own_changed.set())
+        self.models.reload(announce=False)   # before subscribing: the first request finds a model
+        self.models.start()
         self.ipc.subscribe(REQUEST_TOPIC, lambda _t, payload: self._enqueue(("local", payload, time.perf_counter())))
         if self.thing:
             self.ipc.subscribe_iot(IOT_REQUEST_TOPIC.format(thing=self.thing),
                                    lambda _t, payload: self._enqueue(("iot", payload, time.perf_counter())))
         self.ipc.subscribe(TELEMETRY_FILTER, lambda topic, payload: self._enqueue(("telemetry", topic, payload)))
-        self._loader.start()
-        self._publish_status("started", self._problem)
+        self._publish_status("started", self.models.problem)
         log.info("ready: serving %s", self._describe())
 
     def _describe(self) -> str:
@@ -475,61 +445,6 @@ class TwinComponent:
         for problem in problems:
             log.error("configuration %s", problem)
         self.service.configure(settings)
-
-    # model loading (loader thread; the worker keeps serving the old model meanwhile)
-    def _load_loop(self) -> None:
-        while not self._stop.is_set():
-            if self._model_changed.wait(0.5):
-                time.sleep(self.DEBOUNCE_S)
-                self._model_changed.clear()
-                self._reload_model()
-            if self._own_changed.is_set():
-                self._own_changed.clear()
-                self._apply_own_config()
-
-    def _reload_model(self, announce: bool = True) -> None:
-        """Load the TwinModel version its configuration names, unless it serves already or was refused.
-
-        `announce` publishes the outcome on the status topics (at start-up "started" reports it).
-        """
-        try:
-            config = self.ipc.get_configuration(component_name=MODEL_COMPONENT)
-        except Exception as exc:
-            self._refuse(None, f"cannot read the configuration of {MODEL_COMPONENT}: {exc}", announce)
-            return
-        try:
-            key = model_identity(config)
-        except ModelRefused as exc:
-            self._refuse(None, str(exc), announce)
-            return
-        current = self.service.loaded
-        if (current is not None and current.key == key) or key == self._last_refused:
-            return
-        started = time.perf_counter()
-        try:
-            loaded = load_verified(self.root, config)
-        except ModelRefused as exc:
-            self._refuse(key, str(exc), announce)
-            return
-        except Exception as exc:   # an unreadable model must not stop the twin
-            log.exception("loading %s %s failed", MODEL_COMPONENT, key[0])
-            self._refuse(key, f"{MODEL_COMPONENT} {key[0]}: {type(exc).__name__}: {exc}", announce)
-            return
-        self.service.install(loaded)
-        self._last_refused = None
-        log.info("model %s %s (%s) loaded and serving after %.0f ms", MODEL_COMPONENT, loaded.component_version,
-                 loaded.model_version, (time.perf_counter() - started) * 1000)
-        if announce:
-            self._publish_status("model_loaded")
-
-    def _refuse(self, key: tuple[str, str, str] | None, problem: str, announce: bool) -> None:
-        if key is not None:
-            self._last_refused = key
-        self.service.refused()
-        log.error("model refused, still serving %s: %s", self._describe(), problem)
-        self._problem = problem
-        if announce:
-            self._publish_status("model_refused", problem)
 
     # messages (callback threads -> worker)
     def _enqueue(self, job: tuple) -> None:
@@ -609,6 +524,7 @@ class TwinComponent:
 
     def stop(self) -> None:
         self._stop.set()
+        self.models.stop()
 
 
 def main() -> int:
