@@ -1,6 +1,7 @@
 """`edgeloop pipeline ...`: run training pipelines and inspect their experiments.
 
   edgeloop pipeline run twin [--home DIR] [--data FILE.csv ...] [--plant-id ID] [--group G] [...]
+  edgeloop pipeline run ecg [--home DIR] [--archive DIR] [--seed N] [--devices N] [--minutes M] [--group G]
   edgeloop pipeline list [--home DIR] [--json]
   edgeloop pipeline show RUN [--home DIR] [--json]
 
@@ -22,14 +23,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                      description="Run training pipelines; every run is a recorded experiment.")
     commands = pipeline.add_subparsers(dest="pipeline_command", metavar="COMMAND", required=True)
 
-    run = commands.add_parser("run", help="run a pipeline (twin: lake -> model -> registry)")
-    run.add_argument("name", choices=["twin"], help="the pipeline")
+    run = commands.add_parser("run", help="run a pipeline (twin: lake -> model -> registry; ecg: pathology "
+                                          "archive + simulated wearables -> screener -> registry)")
+    run.add_argument("name", choices=["twin", "ecg"], help="the pipeline")
     add_home_argument(run)
     run.add_argument("--data", nargs="+", metavar="FILE.csv",
                      help="train on these CSVs (timestamp,flow,pressure,power,config[,plant_id,seq]) "
                           "instead of the lake")
     run.add_argument("--plant-id", help="only this plant's rows")
-    run.add_argument("--group", default="edgeloop-twin", help="model package group (default %(default)s)")
+    run.add_argument("--group", help="model package group (default edgeloop-twin / edgeloop-ecg)")
     run.add_argument("--boundaries", metavar="FILE.json",
                      help="feasible flow range per configuration (default: the simulated plant's design)")
     run.add_argument("--plant-seed", type=int, default=0, help="seed of the plant evaluated against")
@@ -41,6 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--simulations", type=int, default=100, help="Monte Carlo draws per trial (evaluation)")
     run.add_argument("--trials", type=int, default=10, help="Monte Carlo trials per request (evaluation)")
     run.add_argument("--eval-seed", type=int, default=0)
+    ecg = run.add_argument_group("ecg only")
+    ecg.add_argument("--archive", metavar="DIR", help="pathology archive whose reviewed windows join the "
+                                                      "training data (default: HOME/ecg-archive if present)")
+    ecg.add_argument("--devices", type=int, default=None, help="simulated devices per set (default 40)")
+    ecg.add_argument("--minutes", type=float, default=None, help="minutes per simulated device (default 20)")
+    ecg.add_argument("--workers", type=int, default=None, help="processes building windows (default 2)")
     run.add_argument("--json", action="store_true", help="print the run record as JSON")
     run.set_defaults(func=run_pipeline)
 
@@ -62,10 +70,12 @@ def _error(message: str, code: int) -> int:
 
 
 def run_pipeline(args: argparse.Namespace) -> int:
+    if args.name == "ecg":
+        return run_ecg(args)
     from .pipeline import PipelineError, TwinParams, run_twin_pipeline
     from .registry import LocalRegistry, RegistryError
     home = CloudHome.at(args.home)
-    params = TwinParams(group=args.group, plant_id=args.plant_id, boundaries=args.boundaries,
+    params = TwinParams(group=args.group or "edgeloop-twin", plant_id=args.plant_id, boundaries=args.boundaries,
                         plant_seed=args.plant_seed, n_estimators=args.n_estimators, max_depth=args.max_depth,
                         learning_rate=args.learning_rate, holdout_fraction=args.holdout, seed=args.seed,
                         simulations=args.simulations, no_of_trials=args.trials, eval_seed=args.eval_seed)
@@ -88,6 +98,32 @@ def run_pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_ecg(args: argparse.Namespace) -> int:
+    from .ecg.pipeline import EcgParams, run_ecg_pipeline
+    from .pipeline import PipelineError
+    from .registry import LocalRegistry, RegistryError
+    home = CloudHome.at(args.home)
+    defaults = EcgParams()
+    params = EcgParams(group=args.group or defaults.group, seed=args.seed,
+                       devices=defaults.devices if args.devices is None else args.devices,
+                       minutes=defaults.minutes if args.minutes is None else args.minutes,
+                       workers=defaults.workers if args.workers is None else args.workers,
+                       archive=args.archive)
+    try:
+        run = run_ecg_pipeline(home, LocalRegistry(home.registry_db), params)
+    except (PipelineError, RegistryError) as exc:
+        return _error(str(exc), 1)
+    if args.json:
+        print(json.dumps(run.to_dict(), indent=2))
+    else:
+        package = run.artifacts["model_package"]
+        print(f"run {run.run_id} Succeeded: registered {package['ref']} ({package['status']}); held-out "
+              f"sensitivity {run.metrics['sensitivity_non_normal']:.4f}, normal windows forwarded "
+              f"{100 * run.metrics['normal_forwarded_fraction']:.2f} %")
+        print(f"approve it with: edgeloop registry approve {package['ref']} --home {home.root}")
+    return 0
+
+
 def list_runs(args: argparse.Namespace) -> int:
     from .experiments import ExperimentStore
     runs = ExperimentStore(CloudHome.at(args.home).experiments_db).list()
@@ -97,11 +133,10 @@ def list_runs(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs yet (edgeloop pipeline run twin)")
         return 0
-    print(f"{'RUN':34s} {'STATUS':10s} {'CREATED':25s} {'ROWS':>7s} {'REGRET %':>8s}  MODEL")
+    from .registry.cli import headline
+    print(f"{'RUN':34s} {'PIPELINE':8s} {'STATUS':10s} {'CREATED':25s} {'QUALITY':26s} MODEL")
     for r in runs:
-        regret = r.metrics.get("mean_regret_pct")
-        print(f"{r.run_id:34s} {r.status:10s} {r.created_at:25s} {r.lineage.get('rows', ''):>7} "
-              f"{'' if regret is None else f'{regret:.2f}':>8s}  "
+        print(f"{r.run_id:34s} {r.pipeline:8s} {r.status:10s} {r.created_at:25s} {headline(r.metrics):26s} "
               f"{r.artifacts.get('model_package', {}).get('ref', r.error or '')}")
     return 0
 
@@ -125,7 +160,9 @@ def show_run(args: argparse.Namespace) -> int:
     print("parameters: " + json.dumps({k: v for k, v in run.parameters.items() if k != "data"}))
     print("metrics: " + json.dumps(run.metrics))
     lin = run.lineage
-    if lin:
+    if lin and run.pipeline == "ecg":
+        print("lineage: " + json.dumps(lin))
+    elif lin:
         print(f"lineage: {lin['rows']} rows ({lin['rows_read']} read, {lin['duplicates_dropped']} duplicates, "
               f"{lin['rows_invalid']} invalid), {lin['time_range'][0]} .. {lin['time_range'][1]}, "
               f"plants {lin['plants']}")

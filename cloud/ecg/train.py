@@ -38,6 +38,7 @@ class TrainResult:
     model_dir: Path
     metrics: dict[str, Any]
     model: EcgClassifier
+    held_out: dict[str, WindowSet]     # the evaluation windows by spec name (for pictures)
 
 
 def validation_devices(devices: int) -> int:
@@ -83,4 +84,4 @@ def train_classifier(out: str | Path, *, seed: int = 0, archive: str | Path | No
         "edgeloop_version": __version__,
     }
     model_dir = model.save(out)
-    return TrainResult(Path(model_dir), metrics, model)
+    return TrainResult(Path(model_dir), metrics, model, held_out)
