@@ -20,14 +20,35 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from edgeloop.cloud.home import add_home_argument
+
 from edgeloop.jsonsafe import json_safe
 
-NO_MODEL = "no model: pass --model DIR (edgeloop ecg train --out DIR builds one)"
+NO_MODEL = ("no model: pass --model DIR (edgeloop ecg train --out DIR builds one), or approve an ECG model "
+            "in this home's registry (edgeloop pipeline run ecg; edgeloop registry approve edgeloop-ecg/N)")
 EVAL_SEED = 1000     # default evaluation devices: apart from a default training's seeds 0, 1, 2
 
 
-def default_model_dir() -> Path | None:
-    """The model `classify` uses without --model (none is installed yet)."""
+def default_model_dir(home: str | Path | None = None) -> Path | None:
+    """The model `classify` uses without --model: the newest Approved version of an ECG model line
+    in the cloud home's registry (any group), or None."""
+    from edgeloop.cloud.home import CloudHome
+    from edgeloop.cloud.lines import UnknownModelLine, line_named, line_of_model_dir
+    from edgeloop.cloud.promotion import PromotionError, model_dir_of
+    from edgeloop.cloud.registry import APPROVED, LocalRegistry
+
+    cloud = CloudHome.at(home)
+    if not cloud.registry_db.exists():
+        return None
+    ecg = line_named("ecg")
+    approved = [p for p in LocalRegistry(cloud.registry_db).list() if p.status == APPROVED]
+    for package in sorted(approved, key=lambda p: p.updated_at or p.created_at, reverse=True):
+        try:
+            directory = model_dir_of(package)
+            if line_of_model_dir(directory) == ecg:
+                return directory
+        except (PromotionError, UnknownModelLine):
+            continue
     return None
 
 
@@ -89,7 +110,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     classify = sub.add_parser("classify", help="screen a recording (.npy, .csv/.txt in mV, or WFDB)")
     classify.add_argument("--input", required=True, metavar="FILE")
     classify.add_argument("--fs", type=float, metavar="HZ", help="sampling rate (required except for WFDB)")
-    classify.add_argument("--model", metavar="DIR")
+    classify.add_argument("--model", metavar="DIR", help="model directory (default: the newest approved "
+                                                         "ECG model in the cloud home's registry)")
+    add_home_argument(classify)
     classify.add_argument("--lead", metavar="NAME", help="WFDB lead (default MLII, else the first)")
     classify.add_argument("--hop", type=_positive_float, default=60.0, metavar="S",
                           help="seconds between window starts (default 60, at most 60)")
@@ -214,7 +237,7 @@ def run_classify(args: argparse.Namespace) -> int:
 
     from .readers import RecordingError, read_recording
     from .screen import MODEL_FS, screen_recording
-    model_dir = args.model or default_model_dir()
+    model_dir = args.model or default_model_dir(args.home)
     if model_dir is None:
         return _error("classify", NO_MODEL)
     try:

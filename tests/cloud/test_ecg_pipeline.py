@@ -19,6 +19,7 @@ from edgeloop.cloud.promotion import PromotionLog
 from edgeloop.cloud.registry import APPROVED, LocalRegistry
 from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
 from edgeloop.components.ecg_prefilter.messages import parse_window
+
 from edgeloop.modelfiles import metadata_sha256
 
 MODEL = "com.edgeloop.EcgModel"
@@ -102,3 +103,18 @@ def test_approve_deploys_the_model_component_to_a_real_core(home, cli, short_tmp
         assert LocalRegistry(home / "registry.sqlite").get("edgeloop-ecg", 1).status == APPROVED
     finally:
         core.stop()
+
+
+def test_classify_without_model_uses_the_newest_approved_ecg_model(home, cli, tmp_path):
+    import numpy as np
+    from edgeloop.simulator.wearable import WearableSimulator
+    from edgeloop.simulator.wearable.rhythm import Episode
+    recording = tmp_path / "af.npy"
+    np.save(recording, WearableSimulator(seed=3).record(2, [Episode("af", 120, hr=120)]).ecg)
+    code, _, err = cli("ecg", "classify", "--input", recording, "--fs", "250", "--home", home)
+    assert code == 2 and "approve an ECG model" in err           # nothing approved yet
+    assert cli("registry", "approve", "edgeloop-ecg/1", "--home", home)[0] == 0
+    code, out, err = cli("ecg", "classify", "--input", recording, "--fs", "250", "--home", home, "--json")
+    assert code == 0, err
+    windows = json.loads(out)["windows"]
+    assert [w["label"] for w in windows] == ["af", "af"] and all(w["forward"] for w in windows)
