@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .filters import validate_ecg, validate_fs
-from .qrs import detect_r_peaks
-from .quality import QUALITY_FEATURES, signal_quality
+from .filters import Window
+from .qrs import r_peaks
+from .quality import QUALITY_FEATURES, window_quality
 from .rhythm import RHYTHM_FEATURES, rr_features
 from .spectral import SPECTRAL_FEATURES, spectrogram_features, spectrogram_summary
 
@@ -40,14 +40,17 @@ class WindowAnalysis:
 
 
 def analyse_window(ecg: object, fs: float) -> WindowAnalysis:
-    """Validate a raw window, detect beats and compute every feature and the summary."""
-    fs = validate_fs(fs)
-    x = validate_ecg(ecg, fs)
-    peaks = detect_r_peaks(x, fs)
-    spec, freqs, times, spectral = spectrogram_features(x, fs)
-    feats = {**rr_features(peaks, fs), **spectral, **signal_quality(x, fs, peaks)}
+    """Validate a raw window, detect beats and compute every feature and the summary.
+
+    The window is validated and band-passed once (filters.Window) and shared by the detector,
+    the quality indices and the spectrum.
+    """
+    win = Window.of(ecg, fs)
+    peaks = r_peaks(win)
+    spec, freqs, times, spectral = spectrogram_features(win, win.fs)
+    feats = {**rr_features(peaks, win.fs), **spectral, **window_quality(win, peaks)}
     return WindowAnalysis(peaks, {n: float(feats[n]) for n in FEATURE_NAMES},
-                          spectrogram_summary(spec, freqs, times, x.size / fs))
+                          spectrogram_summary(spec, freqs, times, win.x.size / win.fs))
 
 
 def window_features(ecg: object, fs: float) -> dict[str, float]:

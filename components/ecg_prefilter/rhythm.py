@@ -4,13 +4,15 @@ They separate sinus rhythm (regular, smooth variation), atrial fibrillation (irr
 irregular: high normalised RMSSD, turning-point ratio near the random 2/3, high COSEn) and
 ectopy / bigeminy (regularly irregular: short-long pairs, i.e. premature beats with a
 compensatory pause, turning-point ratio near 1). Sample entropy is hand-written because scipy
-has none; the O(n^2) form is fine for the ~60-200 RR intervals of a 60 s window.
+has none; the O(n^2) pair count is fine for the ~60-200 RR intervals of a 60 s window (one
+boolean matrix per template position, upper triangle only).
 Undefined features (too few beats) are NaN, which XGBoost treats as missing.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .filters import SignalError, validate_fs
 
@@ -32,13 +34,15 @@ def sample_entropy(x: np.ndarray, m: int = 2, r: float = 0.2) -> float:
     if tol == 0:
         return float("nan")
 
-    def pairs(length: int) -> int:
-        # The same n - m templates for both lengths, as the definition requires.
-        emb = np.lib.stride_tricks.sliding_window_view(x, length)[: n - m]
-        d = np.max(np.abs(emb[:, None, :] - emb[None, :, :]), axis=2)
-        return int((np.sum(d <= tol) - emb.shape[0]) // 2)
-
-    b, a = pairs(m), pairs(m + 1)
+    # Template pairs (i < j) among the same n - m starts for both lengths, as the definition
+    # requires; Chebyshev distance <= tol means every position is within tol.
+    rows = n - m
+    upper = np.triu(np.ones((rows, rows), dtype=bool), k=1)
+    close = upper
+    for k in range(m):
+        close = close & (np.abs(x[k:k + rows, None] - x[None, k:k + rows]) <= tol)
+    b = int(close.sum())
+    a = int((close & (np.abs(x[m:m + rows, None] - x[None, m:m + rows]) <= tol)).sum())
     if a == 0 or b == 0:
         return float("nan")
     return float(-np.log(a / b))
@@ -63,11 +67,13 @@ def premature_fraction(rr: np.ndarray, short: float = 0.8, pause: float = 1.1, h
     if rr.size < 3:
         return float("nan")
     pair_mean = 0.5 * (rr[:-1] + rr[1:])
-    count = 0
-    for i in range(rr.size - 1):
-        ref = float(np.median(pair_mean[max(0, i - half):i + half + 1]))
-        if rr[i] < short * ref and rr[i + 1] > pause * ref:
-            count += 1
+    ref = np.empty(rr.size - 1)
+    inner = np.arange(half, pair_mean.size - half)  # full, odd-length neighbourhoods
+    if inner.size:
+        ref[inner] = np.median(sliding_window_view(pair_mean, 2 * half + 1), axis=1)
+    for i in (*range(min(half, ref.size)), *range(max(half, pair_mean.size - half), ref.size)):
+        ref[i] = float(np.median(pair_mean[max(0, i - half):i + half + 1]))
+    count = int(np.count_nonzero((rr[:-1] < short * ref) & (rr[1:] > pause * ref)))
     return count / rr.size
 
 
