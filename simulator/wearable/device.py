@@ -113,12 +113,23 @@ class DeviceGenerator:
     def forget_past(self) -> None:
         """Drop beats no longer needed and skip old episodes (a live stream runs for days)."""
         self.beats.drop_before(self.t - 3.0)
-        self._first_live = max(0, len(self.episodes) - 2)
+        while self._first_live < len(self.episodes) - 1:
+            start, ep = self.episodes[self._first_live]
+            if start + ep.duration_s > self.t:
+                break
+            self._first_live += 1  # ended before the next block
 
-    def bpm(self, window_s: float = 8.0) -> float:
-        """The heart rate a wearable would display: mean rate over the last `window_s`."""
+    def bpm(self, window_s: float = 3.0, at: float | None = None) -> float:
+        """The heart rate a wearable would display: mean rate over the beats in the `window_s`
+        seconds up to `at` (default: the end of the signal so far). 3 s is the history a live
+        stream holds after forget_past, so a chunk's bpm is the same whether the stream is
+        generated a chunk or a block at a time."""
+        return self.bpms([self.t if at is None else at], window_s)[0]
+
+    def bpms(self, ats: list[float], window_s: float = 3.0) -> list[float]:
+        """`bpm` at each time of `ats` (one pass over the beat times for a whole block)."""
         times = np.asarray(self.beats.times)
-        recent = times[(times > self.t - window_s) & (times <= self.t)]
-        if len(recent) < 2:
-            return 0.0
-        return round(60.0 * (len(recent) - 1) / (recent[-1] - recent[0]), 1)
+        lows = np.searchsorted(times, np.asarray(ats) - window_s, side="left").tolist()
+        highs = np.searchsorted(times, ats, side="right").tolist()
+        return [round(60.0 * (hi - lo - 1) / (times[hi - 1] - times[lo]), 1) if hi - lo >= 2 else 0.0
+                for lo, hi in zip(lows, highs)]

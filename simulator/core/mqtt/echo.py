@@ -49,6 +49,11 @@ class EchoFilter:
 
     def is_echo(self, topic: str, payload: bytes) -> bool:
         """True (and one expected copy consumed) if this arrival is the bridge's own message."""
+        if not self._by_key:
+            # Nothing is expected back (the usual case for device telemetry): skip hashing the
+            # payload. expect() runs before the publish whose echo this could be, so a record
+            # added for it is always visible here.
+            return False
         key = _key(topic, payload)
         with self._lock:
             self._expire(time.monotonic())
