@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import resource
 import shutil
@@ -40,11 +39,10 @@ from edgeloop.simulator.core.client import CoreClient
 from edgeloop.simulator.core.launcher import CoreProcess, launch_core
 from edgeloop.simulator.core.status import read_status
 from ipc_bench import percentile, write_component
-from machine import describe, wait_for
+from machine import cpu_seconds, describe, find_processes, start_mosquitto, wait_for
 
 TOPIC = "dt/sensor/+"
 SINK = "bench.EcgSink"
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 # -- the load generator's own cost ---------------------------------------------------------------
@@ -103,66 +101,6 @@ def publish_main(args: argparse.Namespace) -> int:
 
 
 # -- processes and their CPU ---------------------------------------------------------------------
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads) so far; 0 once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(stat.parent.name))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def find_processes(root_pid: int, marker: str) -> list[int]:
-    """Descendants of root_pid whose command line contains `marker` (a component's shell and its
-    interpreter both do)."""
-    found = []
-    for pid in descendants(root_pid):
-        try:
-            if marker in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
-                found.append(pid)
-        except OSError:
-            continue
-    return found
-
-
-def start_mosquitto(folder: Path) -> tuple[subprocess.Popen, str]:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    conf = folder / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\n"
-                    "persistence false\nlog_dest stderr\n")
-    with open(folder / "mosquitto.log", "a") as log:
-        proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT)
-
-    def listening() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return True
-        except OSError:
-            return False
-
-    wait_for(listening, 10, "mosquitto")
-    return proc, f"mqtt://127.0.0.1:{port}"
-
 
 # -- one gateway, several phases -----------------------------------------------------------------
 

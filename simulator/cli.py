@@ -117,6 +117,9 @@ def _register_wearables(devices: argparse._SubParsersAction) -> None:
                       help="signal seconds per wall second (default 1 = real time)")
     wear.add_argument("--connections", type=_positive(int), default=1,
                       help="MQTT connections publishing on behalf of the devices (default 1)")
+    wear.add_argument("--join", type=float, default=0.0, metavar="S",
+                      help="switch the devices on one by one over the first S seconds of signal, as "
+                           "wearables put on at different times (default 0: all at once)")
     wear.add_argument("--labels", metavar="FILE",
                       help="with --broker: write the ground truth of what was published")
     wear.add_argument("--minutes", type=_positive(float), help="record length for --out")
@@ -192,7 +195,7 @@ def run_wearables(args: argparse.Namespace) -> int:
             return 0
         publisher = WearablePublisher(sim, device_ids(args.devices), args.broker,
                                       chunk_s=args.chunk_s, speedup=args.speedup,
-                                      connections=args.connections,
+                                      connections=args.connections, join_s=args.join,
                                       log=lambda line: print(line, file=sys.stderr, flush=True))
         print(f"connecting to {args.broker}; {args.devices} devices publish dt/sensor/<id> "
               f"every {publisher.interval_s:g} s", file=sys.stderr, flush=True)
@@ -202,7 +205,8 @@ def run_wearables(args: argparse.Namespace) -> int:
             sent = publisher.chunks_sent
         if args.labels:
             write_labels(args.labels, publisher.labels())
-        print(f"published {sent} chunks per device", file=sys.stderr)
+        total = sum(publisher.sent.values())
+        print(f"published {total} chunks ({sent} rounds over {args.devices} devices)", file=sys.stderr)
     except (PublisherError, ValueError, RuntimeError, OSError) as exc:
         return error(str(exc))
     return 0

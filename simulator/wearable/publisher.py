@@ -44,12 +44,14 @@ class WearablePublisher:
     def __init__(self, sim: WearableSimulator, device_ids: list[str], broker: BrokerAddress, *,
                  chunk_s: float = 1.0, speedup: float = 1.0, connections: int = 1,
                  connect_timeout_s: float = 10.0, block_s: float = 30.0, spread: bool = True,
-                 on_publish: Callable[[int, int], None] | None = None,
+                 join_s: float = 0.0, on_publish: Callable[[int, int], None] | None = None,
                  log: Callable[[str], None] = lambda line: None) -> None:
         if not device_ids:
             raise ValueError("no devices to simulate")
         if not speedup > 0 or not chunk_s > 0:
             raise ValueError(f"chunk_s {chunk_s!r} and speedup {speedup!r} must be positive")
+        if not join_s >= 0:
+            raise ValueError(f"join_s {join_s!r} must not be negative")
         self.topics = {d: sensor_topic(d) for d in device_ids}
         self.sim, self.broker, self.log = sim, broker, log
         self.chunk_s, self.interval_s = chunk_s, chunk_s / speedup
@@ -58,10 +60,17 @@ class WearablePublisher:
         self.spread, self.on_publish = spread, on_publish
         self.generators = {d: sim.device(d) for d in device_ids}
         self.sent = dict.fromkeys(device_ids, 0)  # chunks published per device
+        # device i joins at this round: switched on at different times, so gateway windows end
+        # spread over the minute instead of all in the same second
+        rounds = round(join_s / chunk_s)
+        self.join_round = [i * rounds // len(device_ids) for i in range(len(device_ids))]
+        self.speedup = speedup
         self.clients = [self._client(k) for k in range(max(1, min(connections, len(device_ids))))]
         self._connected = [threading.Event() for _ in self.clients]
         self._refused: str | None = None
+        self._stop_event = threading.Event()
         self.chunks_sent = 0
+        self.start_times: dict[str, float] = {}   # epoch of each device's first sample, once running
 
     def _client(self, k: int) -> mqtt.Client:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, clean_session=True,
@@ -101,19 +110,28 @@ class WearablePublisher:
         """Publish until `duration_s` wall seconds or `count` chunks per device; returns chunks
         per device sent (complete rounds over all devices)."""
         self.connect()
+        slots = self._slots(len(self.generators))
+        offsets = [offset for offset, first, stop in slots for _ in range(first, stop)]
         start = time.time()
         k = self.block_chunks
         streams = []
         for i, (d, g) in enumerate(self.generators.items()):
-            stream = stream_json(g, d, self.chunk_s, start, k, 1 + i % k)
-            # Every device's first block is generated before the clock starts, so the first
-            # interval is not late; afterwards about one device in k generates per interval.
+            # A wearable sends a chunk once its last sample is taken: its first sample came chunk_s
+            # before its first publish, so at speedup 1 a window's end is the wall-clock time its
+            # last chunk leaves the device.
+            self.start_times[d] = (start + self.join_round[i] * self.chunk_s + offsets[i] * self.speedup
+                                   - self.chunk_s)
+            stream = stream_json(g, d, self.chunk_s, self.start_times[d], k, 1 + i % k)
+            # Every device's first block is generated here; afterwards about one device in k
+            # generates per interval.
             streams.append((d, self.topics[d], itertools.chain([next(stream)], stream)))
-        slots = self._slots(len(streams))
         last: dict[int, mqtt.MQTTMessageInfo] = {}
-        t0 = last_report = time.monotonic()
+        # the schedule starts when the timestamps say (a round that generating the first blocks
+        # made late is published at once), so chunk timestamps and publish times agree
+        t0 = time.monotonic() - (time.time() - start)
+        last_report = time.monotonic()
         try:
-            while count is None or self.chunks_sent < count:
+            while (count is None or self.chunks_sent < count) and not self._stop_event.is_set():
                 due = t0 + self.chunks_sent * self.interval_s
                 if duration_s is not None and due - t0 >= duration_s:
                     break
@@ -122,6 +140,8 @@ class WearablePublisher:
                     if wait > 0:
                         time.sleep(wait)
                     for i in range(first, stop):
+                        if self.chunks_sent < self.join_round[i]:
+                            continue
                         device_id, topic, stream = streams[i]
                         c = i % len(self.clients)
                         last[c] = self.clients[c].publish(topic, next(stream), qos=1)
@@ -144,6 +164,10 @@ class WearablePublisher:
                 except (RuntimeError, ValueError):
                     self.log("some chunks were not acknowledged before exit")
             self._stop()
+
+    def stop(self) -> None:
+        """Make `run` return after the round in progress (safe from another thread)."""
+        self._stop_event.set()
 
     def _slots(self, n: int) -> list[tuple[float, int, int]]:
         """(offset in the interval, first device, end device) of each publishing slot."""
