@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ecgkit import FS, T0, Webhook, recording, run, window_body
+from archivekit import FS, T0, Webhook, recording, run, window_body
 from edgeloop.cloud.ecg.alerts import AlertFanout
 from edgeloop.cloud.ecg.archive import ArchiveError, PathologyArchive, UnsafeIdError
 from edgeloop.cloud.ecg.render import RenderError, render_window_png

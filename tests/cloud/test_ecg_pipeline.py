@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from archivekit import window_body
 from corekit import start_core
-from ecgkit import window_body
 from edgeloop.cloud.ecg.archive import PathologyArchive
 from edgeloop.cloud.promotion import PromotionLog
 from edgeloop.cloud.registry import APPROVED, LocalRegistry

@@ -10,9 +10,9 @@ import time
 
 import paho.mqtt.client as mqtt
 import pytest
+from archivekit import Webhook, alert_body, window_body
+from archivekit import run as run_cli
 from corekit import wait_for
-from ecgkit import Webhook, alert_body, window_body
-from ecgkit import run as run_cli
 from edgeloop.cloud.ecg.alerts import AlertFanout
 from edgeloop.cloud.ecg.archive import PathologyArchive
 from edgeloop.cloud.ecg.receiver import EcgCloudReceiver, ReceiverError
