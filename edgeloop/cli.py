@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import __version__
 
@@ -36,6 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     for module in _GROUPS:
         importlib.import_module(module).register(subparsers)
     return parser
+
+
+def group_main(register: Callable[[argparse._SubParsersAction], None], argv: Sequence[str] | None = None) -> int:
+    """One command group without the others (`python -m edgeloop.cloud.twin.cli twin ...`): quicker to start."""
+    parser = argparse.ArgumentParser(prog="edgeloop")
+    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

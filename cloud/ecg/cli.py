@@ -274,10 +274,8 @@ def run_classify(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m edgeloop.cloud.ecg.cli ecg ...` without the top-level CLI."""
-    parser = argparse.ArgumentParser(prog="edgeloop")
-    register(parser.add_subparsers(dest="command", metavar="COMMAND", required=True))
-    args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    from edgeloop.cli import group_main
+    return group_main(register, argv)
 
 
 if __name__ == "__main__":

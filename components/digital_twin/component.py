@@ -37,11 +37,8 @@ import collections
 import json
 import logging
 import math
-import os
 import queue
 import re
-import signal
-import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -56,6 +53,7 @@ from edgeloop.model_component import (
     ModelRefused,
     ModelReloader,
 )
+from edgeloop.runtime import run_component
 
 from . import configurations as cfgs
 from .model import ArtifactError, PowerModel
@@ -75,7 +73,6 @@ RECOMMENDATION_TOPIC = "dt/compressor/{plant_id}/recommendation"
 ERROR_TOPIC = "dt/compressor/{plant_id}/twin/error"
 STATUS_TOPIC = "edgeloop/twin/status"
 IOT_STATUS_TOPIC = "edgeloop/{thing}/twin/status"
-ROOT_ENV = "EDGELOOP_GG_ROOT"
 
 UNKNOWN_ID = "unknown"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")   # one safe MQTT topic level
@@ -529,26 +526,4 @@ class TwinComponent:
 
 def main() -> int:
     """`python -m edgeloop.components.digital_twin`: run the component under a Greengrass nucleus."""
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(levelname)s %(message)s")
-    logging.getLogger("awsiot").setLevel(logging.WARNING)   # one line per connection otherwise
-    root = os.environ.get(ROOT_ENV)
-    if not root:
-        log.error("%s is not set; the recipe sets it to {kernel:rootPath}, the Greengrass root folder", ROOT_ENV)
-        return 2
-    from edgeloop.ipc import Ipc  # the awsiotsdk client only where a core is expected
-    try:
-        ipc = Ipc()
-    except Exception as exc:
-        log.error("cannot connect to the Greengrass core over IPC (is this running as a component?): %s", exc)
-        return 2
-    component = TwinComponent(ipc, Path(root), os.environ.get("AWS_IOT_THING_NAME", ""))
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: component.stop())
-    try:
-        component.start()
-        component.serve()
-    finally:
-        component.stop()
-        ipc.close()
-    log.info("stopped")
-    return 0
+    return run_component(TwinComponent, log)

@@ -24,16 +24,14 @@ reports its high-water mark, and a chunk that finds it full is counted as droppe
 from __future__ import annotations
 
 import logging
-import os
 import queue
-import signal
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from edgeloop.model_component import ModelReloader
+from edgeloop.runtime import run_component
 
 from .messages import SENSOR_FILTER
 from .service import (
@@ -47,7 +45,6 @@ from .service import (
 
 log = logging.getLogger("edgeloop.ecg")
 
-ROOT_ENV = "EDGELOOP_GG_ROOT"
 
 
 class PrefilterComponent:
@@ -174,26 +171,4 @@ class PrefilterComponent:
 
 def main() -> int:
     """`python -m edgeloop.components.ecg_prefilter`: run the component under a Greengrass nucleus."""
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(levelname)s %(message)s")
-    logging.getLogger("awsiot").setLevel(logging.WARNING)
-    root = os.environ.get(ROOT_ENV)
-    if not root:
-        log.error("%s is not set; the recipe sets it to {kernel:rootPath}, the Greengrass root folder", ROOT_ENV)
-        return 2
-    from edgeloop.ipc import Ipc  # the awsiotsdk client only where a core is expected
-    try:
-        ipc = Ipc()
-    except Exception as exc:  # noqa: BLE001 - any failure here is reported, never fatal
-        log.error("cannot connect to the Greengrass core over IPC (is this running as a component?): %s", exc)
-        return 2
-    component = PrefilterComponent(ipc, Path(root), os.environ.get("AWS_IOT_THING_NAME", ""))
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: component.stop())
-    try:
-        component.start()
-        component.serve()
-    finally:
-        component.stop()
-        ipc.close()
-    log.info("stopped")
-    return 0
+    return run_component(PrefilterComponent, log)
