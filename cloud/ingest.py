@@ -12,16 +12,14 @@ pipeline's preprocessing (plant, timestamp), not here, so ingest stays a pure ap
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from edgeloop.simulator.plant.publisher import BrokerAddress, parse_broker
-from paho.mqtt.enums import CallbackAPIVersion
 
 from .lake import Lake
+from .subscription import MqttSubscription
 
 TELEMETRY_FILTER = "dt/compressor/+/telemetry"
 
@@ -39,17 +37,9 @@ class TelemetryIngest:
         self.broker = broker if isinstance(broker, BrokerAddress) else parse_broker(broker)
         self.lake = Lake(lake_root)
         self.topic_filter = topic_filter
-        self.connect_timeout_s = connect_timeout_s
         self.log = log
-        self._subscribed = threading.Event()
-        self._refused: str | None = None
-        self._stopping = False
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_message = self._on_message
-        self.client.on_disconnect = self._on_disconnect
+        self.subscription = MqttSubscription(self.broker, client_id, [topic_filter], self._on_message,
+                                             connect_timeout_s=connect_timeout_s, log=log, error=IngestError)
 
     @property
     def accepted(self) -> int:
@@ -59,25 +49,7 @@ class TelemetryIngest:
     def rejected(self) -> dict[str, int]:
         return dict(self.lake.rejected)
 
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            self._refused = str(reason_code)
-            return
-        self.log(f"connected to {self.broker}; subscribing to {self.topic_filter}")
-        client.subscribe(self.topic_filter, qos=1)
-
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        if any(code.is_failure for code in reason_codes):
-            self._refused = f"subscription to {self.topic_filter} refused: {reason_codes}"
-        else:
-            self._subscribed.set()
-
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        self._subscribed.clear()
-        if not self._stopping:
-            self.log(f"disconnected from {self.broker} ({reason_code}); reconnecting")
-
-    def _on_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, message: mqtt.MQTTMessage) -> None:
         try:
             self.lake.ingest(message.topic, message.payload)
         except OSError as exc:  # disk full, permissions: keep the process alive and say so
@@ -85,23 +57,11 @@ class TelemetryIngest:
 
     def start(self) -> TelemetryIngest:
         """Connect, subscribe and return once the subscription is acknowledged."""
-        try:
-            self.client.connect(self.broker.host, self.broker.port, keepalive=30)
-        except (OSError, ValueError) as exc:
-            raise IngestError(f"cannot reach MQTT broker {self.broker}: {exc}") from None
-        self.client.loop_start()
-        deadline = time.monotonic() + self.connect_timeout_s
-        while not self._subscribed.wait(0.05):
-            if self._refused or time.monotonic() > deadline:
-                self.stop()
-                raise IngestError(f"MQTT broker {self.broker}: "
-                                  f"{self._refused or f'not subscribed within {self.connect_timeout_s:g} s'}")
+        self.subscription.start()
         return self
 
     def stop(self) -> None:
-        self._stopping = True
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.subscription.stop()
 
     def summary(self) -> str:
         rejected = self.rejected

@@ -33,9 +33,9 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from edgeloop.components.ecg_prefilter import messages as wire
 from edgeloop.simulator.plant.publisher import BrokerAddress, parse_broker
-from paho.mqtt.enums import CallbackAPIVersion
 
 from ..ingest import IngestError
+from ..subscription import MqttSubscription
 from .alerts import AlertFanout, JsonLines
 from .archive import ArchiveError, PathologyArchive, UnsafeIdError
 from .render import RenderError, check_available
@@ -59,66 +59,6 @@ class Reject(ValueError):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
-
-
-class MqttSubscription:
-    """One paho client with a persistent session, subscribed at QoS 1 to `filters` (again after
-    every reconnect); `start()` returns once the broker acknowledged the subscription."""
-
-    def __init__(self, broker: BrokerAddress, client_id: str, filters: Sequence[str],
-                 on_message: Callable[[mqtt.MQTTMessage], None], *, connect_timeout_s: float = 10.0,
-                 log: Log = lambda line: None) -> None:
-        self.broker, self.filters, self.log = broker, list(filters), log
-        self.connect_timeout_s = connect_timeout_s
-        self._handler = on_message
-        self._subscribed = threading.Event()
-        self._refused: str | None = None
-        self._stopping = False
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = lambda client, userdata, message: self._handler(message)
-
-    @property
-    def connected(self) -> bool:
-        return self._subscribed.is_set()
-
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            self._refused = str(reason_code)
-            return
-        client.subscribe([(f, 1) for f in self.filters])
-
-    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
-        if any(code.is_failure for code in reason_codes):
-            self._refused = f"subscription to {', '.join(self.filters)} refused: {reason_codes}"
-        else:
-            self._subscribed.set()
-
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        self._subscribed.clear()
-        if not self._stopping:
-            self.log(f"disconnected from {self.broker} ({reason_code}); reconnecting")
-
-    def start(self) -> None:
-        try:
-            self.client.connect(self.broker.host, self.broker.port, keepalive=30)
-        except (OSError, ValueError) as exc:
-            raise ReceiverError(f"cannot reach MQTT broker {self.broker}: {exc}") from None
-        self.client.loop_start()
-        deadline = time.monotonic() + self.connect_timeout_s
-        while not self._subscribed.wait(0.05):
-            if self._refused or time.monotonic() > deadline:
-                self.stop()
-                raise ReceiverError(f"MQTT broker {self.broker}: "
-                                    f"{self._refused or f'not subscribed within {self.connect_timeout_s:g} s'}")
-
-    def stop(self) -> None:
-        self._stopping = True
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 def _topic_device(topic: str, kind: str) -> str:
@@ -194,10 +134,10 @@ class EcgCloudReceiver:
         self.alert_times: deque[tuple[str, str, float, float]] = deque(maxlen=LATENCIES_KEPT)
         self._recent_alerts: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._windows = MqttSubscription(self.broker, f"{client_id}-windows", [wire.WINDOW_FILTER],
-                                         self._on_window, connect_timeout_s=connect_timeout_s, log=log)
+                                         self._on_window, connect_timeout_s=connect_timeout_s, log=log, error=ReceiverError)
         self._events = MqttSubscription(self.broker, f"{client_id}-events",
                                         [wire.ALERT_FILTER, wire.SUMMARY_FILTER, wire.ERROR_FILTER],
-                                        self._on_event, connect_timeout_s=connect_timeout_s, log=log)
+                                        self._on_event, connect_timeout_s=connect_timeout_s, log=log, error=ReceiverError)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
