@@ -122,6 +122,7 @@ class EcgClassifier:
         booster = xgb.train(self._xgb_params(), xgb.DMatrix(X, label=y, weight=weight,
                                                             feature_names=list(FEATURE_NAMES)),
                             num_boost_round=self.n_estimators)
+        booster.set_param({"nthread": 1})     # inference: see predict_proba
         self.booster_ = booster
         self.threshold_ = 0.5
         self.class_counts_ = dict(zip(LABELS, present.tolist()))
@@ -146,12 +147,14 @@ class EcgClassifier:
             raise NotFittedError("EcgClassifier is not fitted; call fit() or load()")
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """(n, 4) class probabilities in LABELS order."""
-        import xgboost as xgb
+        """(n, 4) class probabilities in LABELS order.
 
+        `inplace_predict` on one thread: a gateway screens one window at a time, and building a
+        DMatrix plus waking an OpenMP pool for each cost 40-60 ms per window on 2 busy cores,
+        against about 2 ms this way (same numbers)."""
         self._check_fitted()
         X = self._check_X(X)
-        return self.booster_.predict(xgb.DMatrix(X, feature_names=list(FEATURE_NAMES))).reshape(len(X), len(LABELS))
+        return np.asarray(self.booster_.inplace_predict(X)).reshape(len(X), len(LABELS))
 
     def scores(self, X: Any) -> np.ndarray:
         """Abnormality score per row: 1 - P(normal)."""
@@ -210,6 +213,7 @@ class EcgClassifier:
             booster.load_model(bytearray(files[MODEL_FILE]))
         except xgb.core.XGBoostError as exc:
             raise ArtifactError(f"{Path(directory) / MODEL_FILE}: not an XGBoost model: {exc}") from None
+        booster.set_param({"nthread": 1})     # inference: see predict_proba
         model.booster_ = booster
         model.threshold_ = threshold
         model.class_counts_ = dict(metadata.get("class_counts") or {})
