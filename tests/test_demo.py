@@ -7,11 +7,13 @@ import subprocess
 import sys
 
 
-def test_demo_promotes_a_second_model_while_the_plant_runs() -> None:
-    result = subprocess.run([sys.executable, "-m", "edgeloop.cli", "demo", "--minutes", "2", "--json"],
-                            capture_output=True, text=True, timeout=600)
+def test_demo_promotes_new_models_while_the_plant_and_the_wearables_stream() -> None:
+    result = subprocess.run([sys.executable, "-m", "edgeloop.cli", "demo", "--minutes", "2", "--wearables", "8",
+                             "--json"], capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
+
+    # the plant and its twin
     models = summary["models"]
     assert models["v1"]["component_version"] == "1.0.0"
     v2 = models["v2"]
@@ -22,4 +24,20 @@ def test_demo_promotes_a_second_model_while_the_plant_runs() -> None:
     assert summary["recommendations"] > 100              # and the twin answered it on the gateway
     energy = summary["energy_live"]
     assert energy["twin_kw_mean"] < energy["running_kw_mean"]  # following the twin beats the staging rule
-    assert "v1:" in result.stderr and "plant running" in result.stderr  # progress as it goes
+
+    # the wearables and the ECG pre-filter
+    ecg = summary["ecg_models"]
+    assert ecg["v1"]["component_version"] == "1.0.0"
+    assert "refused" in ecg["v2"] or (ecg["v2"]["component_version"] == "1.0.1"
+                                      and ecg["v2"]["approval_to_serving_seconds"] <= 30)
+    wear = summary["wearables"]
+    assert wear["chunks_in"] == wear["chunks_published"] > 0            # nothing lost on the way
+    assert wear["windows_screened"] >= wear["windows_expected"] > 0
+    assert wear["alerts"] == wear["windows_forwarded"] == wear["alerts_at_cloud"] > 0
+    assert wear["archive_windows"] == wear["windows_forwarded"]          # every forwarded window archived
+    assert wear["bytes_up_pct"] < 5                                      # only what matters goes up
+    quality = wear["screening"]
+    assert sum(quality["windows_by_truth"].values()) == wear["windows_expected"]
+    assert quality["sensitivity_non_normal"] is None or quality["sensitivity_non_normal"] >= 0.8
+
+    assert "twin v1:" in result.stderr and "plant:" in result.stderr and "wearables:" in result.stderr
