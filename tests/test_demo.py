@@ -6,7 +6,10 @@ import json
 import subprocess
 import sys
 
+import pytest
 
+
+@pytest.mark.timeout(900)   # the demo's own budget is 2 minutes; training under load can double it
 def test_demo_promotes_new_models_while_the_plant_and_the_wearables_stream() -> None:
     result = subprocess.run([sys.executable, "-m", "edgeloop.cli", "demo", "--minutes", "2", "--wearables", "8",
                              "--json"], capture_output=True, text=True, timeout=900)

@@ -7,6 +7,8 @@ Label policy (what the gateway's 4-class screener is scored against):
   af      atrial fibrillation (irregularly irregular RR, no P waves, f-waves).
   other   any other rhythm: frequent PVCs / ventricular bigeminy, and sinus rhythm at an
           extreme rate (< 40 or > 150 bpm) that needs attention although it is not AF.
+          PVC episodes vary as real ones do (beats.Ectopy: burden, couplets, coupling, pauses;
+          waves.ectopic_foci: 1-3 morphologies per wearer), whatever their burden.
   noisy   a stream whose artifact (mains hum, large baseline wander, motion bursts, lead off)
           makes the rhythm unreadable, whatever the rhythm underneath.
 """
@@ -70,7 +72,8 @@ def random_episode(rng: np.random.Generator, mix: Mix,
     if condition == "af":
         return Episode("af", length, hr=float(rng.uniform(75, 140)))
     if condition == "pvc":
-        return Episode(str(rng.choice(["pvc", "bigeminy"])), length, hr=float(rng.uniform(60, 95)))
+        # ectopy comes at rest and with exertion, so at any sinus rate from bradycardia to 120 bpm
+        return Episode(str(rng.choice(["pvc", "bigeminy"])), length, hr=float(rng.uniform(55, 120)))
     hr = _sinus_rate(rng)
     if condition == "noisy":
         return Episode("sinus", length, hr=hr, artifact=str(rng.choice(ARTIFACTS)))

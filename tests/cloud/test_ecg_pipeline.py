@@ -24,7 +24,7 @@ from edgeloop.modelfiles import metadata_sha256
 
 MODEL = "com.edgeloop.EcgModel"
 GOOD = ["--devices", "16", "--minutes", "10"]     # meets both targets on its held-out devices (~12 s)
-SMALL = ["--devices", "6", "--minutes", "6"]      # misses the sensitivity target
+SMALL = ["--devices", "4", "--minutes", "4"]      # misses the normal-forwarded target (~39 %)
 
 
 @pytest.fixture(scope="module")

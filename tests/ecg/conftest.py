@@ -1,7 +1,9 @@
 """A small but real ECG screener, trained once per test session on simulated devices.
 
-16 training devices x 10 min and 6 validation devices (the threshold) at the enriched mix: about
-420 windows, enough for every class to be learned, a few seconds of feature extraction.
+16 training devices x 10 min and 10 validation devices (the threshold) at the enriched mix: about
+570 windows, enough for every class to be learned, a few seconds of feature extraction. The
+threshold forwards 98.5 % of the ~100 abnormal validation windows, so one hard window (a few
+PVCs in a minute) does not set it alone, as it would with ~60.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class TinyModel:
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
     mix = parse_mix(ENRICHED_MIX)
     train = simulated_windows(seed=10, devices=16, minutes=10, mix=mix, progress=False)
-    val = simulated_windows(seed=11, devices=6, minutes=10, mix=mix, progress=False)
+    val = simulated_windows(seed=11, devices=10, minutes=10, mix=mix, progress=False)
     model = EcgClassifier(n_estimators=150, seed=0).fit(train.X, train.y, X_val=val.X, y_val=val.y)
     model.metadata_ = {"seed": 10, "training_data": {"sha256": train.digest(), **train.describe()}}
     directory = model.save(tmp_path_factory.mktemp("ecg-model"))

