@@ -8,6 +8,7 @@ Module map (one job each):
   rhythm     rr_features: HRV and RR-irregularity features (AF vs ectopy vs sinus)
   spectral   spectrogram_features, spectrogram_summary (16 x 12 float16 for the cloud)
   quality    signal_quality: lead-off, clipping, noise, template SQIs and a 0..1 quality score
+  ectopy     ectopy_features: repeating beats unlike the dominant one, wide QRS, short-long RR
   features   FEATURE_NAMES, window_features, analyse_window: the classifier's input vector
   strides    stride_starts: where windows start in a recording (offline tools)
   classifier EcgClassifier: XGBoost screener, forwarding threshold, verified model directory

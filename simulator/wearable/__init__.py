@@ -4,13 +4,16 @@ dataset on disk, with ground truth kept apart from what the gateway sees.
 Module map (one concern each):
   mix        --mix parser: fraction of stream time per condition (normal, af, pvc, noisy)
   rhythm     Episode (rhythm, duration, rate, artifact), the 4-class label policy, random plans
-  beats      beat timing: sinus with bimodal-spectrum HRV, AF, PVCs with compensatory pause
-  waves      ECGSYN-derived Gaussian PQRST per beat, PPG pulse with dicrotic notch; rendering
+  beats      beat timing: sinus with bimodal-spectrum HRV, AF, PVC episodes (burden, couplets,
+             coupling, compensatory / interpolated / reset)
+  waves      ECGSYN-derived Gaussian PQRST per beat (multiform wide PVCs), PPG pulse; rendering
   artifacts  mild noise everywhere; f-waves; mains hum, baseline wander, motion bursts
   device     DeviceGenerator: one device's traits, plan and seamless signal blocks
   simulator  WearableSimulator.record / .stream, Recording
   dataset    --out DIR: .npy per device, labels.csv, manifest.json
+  encoding   chunk JSON a block at a time (byte-identical to json.dumps, ~9x cheaper)
   publisher  WearablePublisher: few paho connections on behalf of many device ids
+  truth      window_label: the ground truth of a window (transition windows apart)
 """
 
 from .mix import Mix, MixError, parse_mix
