@@ -87,15 +87,8 @@ def run_pipeline(args: argparse.Namespace) -> int:
         run = run_twin_pipeline(home, LocalRegistry(home.registry_db), params, args.data)
     except (PipelineError, RegistryError) as exc:
         return _error(str(exc), 1)
-    if args.json:
-        print(json.dumps(run.to_dict(), indent=2))
-    else:
-        package = run.artifacts["model_package"]
-        print(f"run {run.run_id} Succeeded: registered {package['ref']} ({package['status']}); "
-              f"mean regret {run.metrics['mean_regret_pct']:.2f} %, "
-              f"savings capture {100 * run.metrics['savings_capture']:.1f} %")
-        print(f"approve it with: edgeloop registry approve {package['ref']} --home {home.root}")
-    return 0
+    return _report(run, home, args.json, f"mean regret {run.metrics['mean_regret_pct']:.2f} %, "
+                                         f"savings capture {100 * run.metrics['savings_capture']:.1f} %")
 
 
 def run_ecg(args: argparse.Namespace) -> int:
@@ -113,14 +106,19 @@ def run_ecg(args: argparse.Namespace) -> int:
         run = run_ecg_pipeline(home, LocalRegistry(home.registry_db), params)
     except (PipelineError, RegistryError) as exc:
         return _error(str(exc), 1)
-    if args.json:
+    return _report(run, home, args.json, f"held-out sensitivity {run.metrics['sensitivity_non_normal']:.4f}, "
+                                         f"normal windows forwarded "
+                                         f"{100 * run.metrics['normal_forwarded_fraction']:.2f} %")
+
+
+def _report(run, home: CloudHome, as_json: bool, quality: str) -> int:
+    """A succeeded run: the run record as JSON, or what was registered, its quality and how to approve it."""
+    if as_json:
         print(json.dumps(run.to_dict(), indent=2))
-    else:
-        package = run.artifacts["model_package"]
-        print(f"run {run.run_id} Succeeded: registered {package['ref']} ({package['status']}); held-out "
-              f"sensitivity {run.metrics['sensitivity_non_normal']:.4f}, normal windows forwarded "
-              f"{100 * run.metrics['normal_forwarded_fraction']:.2f} %")
-        print(f"approve it with: edgeloop registry approve {package['ref']} --home {home.root}")
+        return 0
+    package = run.artifacts["model_package"]
+    print(f"run {run.run_id} Succeeded: registered {package['ref']} ({package['status']}); {quality}")
+    print(f"approve it with: edgeloop registry approve {package['ref']} --home {home.root}")
     return 0
 
 
