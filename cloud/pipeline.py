@@ -314,19 +314,28 @@ def run_twin_pipeline(home: CloudHome, registry: ModelRegistry, params: TwinPara
                 f"{100 * result.savings_capture:.1f} %, infeasible {result.infeasible}")
 
     def do_register() -> str:
-        run.artifacts = run_artifacts(work, model_dir)
-        registry.ensure_group(params.group, "compressed-air plant digital twin (power per configuration)")
-        metrics = {**run.metrics, "training_data_sha256": run.lineage["training_csv"]["sha256"]}
-        package = registry.create_version(params.group, model_dir.as_uri(), metrics, run.run_id,
-                                          f"twin run {run.run_id}: {run.lineage['rows']} rows "
-                                          f"{run.lineage['time_range'][0]} .. {run.lineage['time_range'][1]}")
-        run.artifacts["model_package"] = {"ref": package.ref, "arn": package.arn, "status": package.status}
-        return f"{package.ref} ({package.status})"
+        return register_run(run, registry, work, model_dir, params.group,
+                            "compressed-air plant digital twin (power per configuration)",
+                            run.lineage["training_csv"]["sha256"],
+                            f"twin run {run.run_id}: {run.lineage['rows']} rows "
+                            f"{run.lineage['time_range'][0]} .. {run.lineage['time_range'][1]}")
 
     return run_steps(run, store, step, (("preprocess", do_preprocess), ("train", do_train),
                                          ("simulate", do_simulate), ("evaluate", do_evaluate),
                                          ("register", do_register)),
                      (PipelineError, TelemetryError, BoundariesError, ValueError, OSError))
+
+
+def register_run(run: Run, registry: ModelRegistry, work: Path, model_dir: Path, group: str,
+                 group_description: str, training_sha256: str, description: str) -> str:
+    """The register step of every pipeline: record the run's files, create a PendingManualApproval
+    version of `group` with the run's metrics and training digest; returns the step's detail."""
+    run.artifacts = run_artifacts(work, model_dir)
+    registry.ensure_group(group, group_description)
+    metrics = {**run.metrics, "training_data_sha256": training_sha256}
+    package = registry.create_version(group, model_dir.as_uri(), metrics, run.run_id, description)
+    run.artifacts["model_package"] = {"ref": package.ref, "arn": package.arn, "status": package.status}
+    return f"{package.ref} ({package.status})"
 
 
 def run_steps(run: Run, store: ExperimentStore, step: Steps, actions: Sequence[tuple[str, Callable[[], str]]],

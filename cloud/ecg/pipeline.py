@@ -25,7 +25,7 @@ from edgeloop.jsonsafe import json_safe
 
 from ..experiments import ExperimentStore, Run
 from ..home import CloudHome
-from ..pipeline import PipelineError, Steps, run_artifacts, run_steps
+from ..pipeline import PipelineError, Steps, register_run, run_steps
 from ..registry.base import ModelRegistry
 from .train import DEVICES, MINUTES, WORKERS
 
@@ -105,14 +105,11 @@ def run_ecg_pipeline(home: CloudHome, registry: ModelRegistry, params: EcgParams
                 f"{all(metrics['targets_met'].values())}")
 
     def do_register() -> str:
-        run.artifacts = run_artifacts(work, model_dir)
-        registry.ensure_group(params.group, "wearable ECG screening classifier (normal / af / other / noisy)")
-        metrics = {**run.metrics, "training_data_sha256": run.lineage["training_data"]["sha256"]}
-        package = registry.create_version(params.group, model_dir.as_uri(), metrics, run.run_id,
-                                          f"ecg run {run.run_id}: {run.lineage['training_data']['windows']} "
-                                          f"windows, seed {params.seed}")
-        run.artifacts["model_package"] = {"ref": package.ref, "arn": package.arn, "status": package.status}
-        return f"{package.ref} ({package.status})"
+        return register_run(run, registry, work, model_dir, params.group,
+                            "wearable ECG screening classifier (normal / af / other / noisy)",
+                            run.lineage["training_data"]["sha256"],
+                            f"ecg run {run.run_id}: {run.lineage['training_data']['windows']} windows, "
+                            f"seed {params.seed}")
 
     return run_steps(run, store, Steps(run, store, console),
                      (("gather", do_gather), ("train", do_train), ("evaluate", do_evaluate),
