@@ -57,7 +57,10 @@ class Ipc:
         self.client.publish_to_topic(topic=topic, publish_message=PublishMessage(binary_message=BinaryMessage(message=data)))
 
     def publish_iot_json(self, topic: str, value: Any, qos: str = QOS.AT_LEAST_ONCE) -> None:
-        self.client.publish_to_iot_core(topic_name=topic, qos=qos, payload=json.dumps(value).encode())
+        self.publish_iot_bytes(topic, json.dumps(value).encode(), qos)
+
+    def publish_iot_bytes(self, topic: str, payload: bytes, qos: str = QOS.AT_LEAST_ONCE) -> None:
+        self.client.publish_to_iot_core(topic_name=topic, qos=qos, payload=payload)
 
     def subscribe(self, topic: str, handler: MessageHandler) -> None:
         """Call `handler(topic, payload)` for each local pub/sub message; a failing handler is logged, not fatal."""

@@ -155,7 +155,7 @@ class PrefilterComponent:
         for message in out:
             if message.iot:
                 try:
-                    self.ipc.publish_iot_json(message.iot, message.body)
+                    self.ipc.publish_iot_bytes(message.iot, message.payload)
                 except Exception as exc:  # noqa: BLE001 - any failure here is reported, never fatal
                     log.error("publish to IoT Core on %s failed: %s", message.iot, exc)
             if message.local:

@@ -31,6 +31,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +160,11 @@ class Outgoing:
     local: str | None = None
     iot: str | None = None
 
+    @cached_property
+    def payload(self) -> bytes:
+        """The IoT Core payload, serialised once: counted in bytes_up and published as these bytes."""
+        return json.dumps(self.body).encode()
+
 
 @dataclass(frozen=True)
 class Rejected:
@@ -193,9 +199,6 @@ class DeviceState:
     quality: list[float] = field(default_factory=list)
     gaps_s: float = 0.0
 
-
-def _size(body: dict[str, Any]) -> int:
-    return len(json.dumps(body).encode())
 
 
 # -- the service ----------------------------------------------------------------------------------
@@ -419,7 +422,7 @@ class PrefilterService:
         """Count the bytes of what goes to IoT Core."""
         for message in out:
             if message.iot:
-                self.counters["bytes_up"] += _size(message.body)
+                self.counters["bytes_up"] += len(message.payload)
         return out
 
     # -- status ----------------------------------------------------------------------------------
