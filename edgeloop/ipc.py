@@ -14,12 +14,14 @@ import logging
 from typing import Any, Callable
 
 import awsiot.greengrasscoreipc
+from awsiot.greengrasscoreipc.client import SubscribeToTopicStreamHandler
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import (
     QOS,
     BinaryMessage,
     JsonMessage,
     PublishMessage,
+    SubscribeToTopicRequest,
     SubscriptionResponseMessage,
 )
 
@@ -43,6 +45,21 @@ def decode(message: SubscriptionResponseMessage) -> tuple[str, Any]:
     return message.binary_message.context.topic, message.binary_message.message
 
 
+class _InlineEvents(SubscribeToTopicStreamHandler):
+    """Stream events of an inline subscription, delivered on the IPC client's event-loop thread."""
+
+    def __init__(self, on_event: Callable[[SubscriptionResponseMessage], None], topic: str) -> None:
+        super().__init__()
+        self._on_event, self._topic = on_event, topic
+
+    def on_stream_event(self, event: SubscriptionResponseMessage) -> None:
+        self._on_event(event)
+
+    def on_stream_error(self, error: Exception) -> bool:
+        log.error("subscription to %s: %s", self._topic, error)
+        return False          # keep the stream: one undecodable event must not end the subscription
+
+
 class Ipc:
     """A connected component: publish/subscribe JSON on local pub/sub and IoT Core, then close()."""
 
@@ -62,14 +79,28 @@ class Ipc:
     def publish_iot_bytes(self, topic: str, payload: bytes, qos: str = QOS.AT_LEAST_ONCE) -> None:
         self.client.publish_to_iot_core(topic_name=topic, qos=qos, payload=payload)
 
-    def subscribe(self, topic: str, handler: MessageHandler) -> None:
-        """Call `handler(topic, payload)` for each local pub/sub message; a failing handler is logged, not fatal."""
+    def subscribe(self, topic: str, handler: MessageHandler, *, inline: bool = False) -> None:
+        """Call `handler(topic, payload)` for each local pub/sub message; a failing handler is logged, not fatal.
+
+        By default the handler runs on clientv2's thread pool, so it may call IPC synchronously, but
+        messages are not handed over in arrival order and each costs a hand-off between threads.
+        `inline=True` runs it on the client's event-loop thread, in arrival order and without that
+        hand-off (the official client's own v1 stream handler): for a hot path that only parses and
+        queues. An inline handler must return quickly and must never wait on an IPC call, which that
+        same thread would have to answer.
+        """
         def on_event(message: SubscriptionResponseMessage) -> None:
             try:
                 handler(*decode(message))
             except Exception:
                 log.exception("handler for %s failed", topic)
-        _, operation = self.client.subscribe_to_topic(topic=topic, on_stream_event=on_event)
+        if not inline:
+            _, operation = self.client.subscribe_to_topic(topic=topic, on_stream_event=on_event)
+            self._operations.append(operation)
+            return
+        operation = self.client.client.new_subscribe_to_topic(_InlineEvents(on_event, topic))
+        operation.activate(SubscribeToTopicRequest(topic=topic)).result()
+        operation.get_response().result()     # raises UnauthorizedError and the like, as clientv2 does
         self._operations.append(operation)
 
     def subscribe_iot(self, topic: str, handler: MessageHandler, qos: str = QOS.AT_LEAST_ONCE) -> None:

@@ -1,9 +1,10 @@
 """com.edgeloop.EcgPrefilter: the IPC wiring around a PrefilterService (service.py).
 
 Threads:
-* IPC callbacks (the awsiotsdk client's) only parse a chunk (`PrefilterService.parse`: one JSON
-  decode, one numpy conversion, a few checks) and enqueue the result, so a window's analysis never
-  delays the delivery of other devices' chunks;
+* the IPC client's event-loop thread only parses a chunk (`PrefilterService.parse`: one JSON
+  decode, one numpy conversion, a few checks) and enqueues the result, in arrival order (an inline
+  subscription: edgeloop.ipc), so a window's analysis never delays the delivery of other devices'
+  chunks and no chunk waits for a thread-pool hand-off. It never calls IPC itself;
 * one worker takes items in arrival order: reassembly, screening, publishing (an alert before its
   window), due error reports, and the status every statusIntervalS. It owns every device's state,
   so nothing on the chunk path takes a lock;
@@ -71,7 +72,7 @@ class PrefilterComponent:
         self.models.reload(announce=False)      # before subscribing: the first window finds the model
         self.service.model_problem = self.models.problem if self.service.model is None else None
         self.models.start()
-        self.ipc.subscribe(SENSOR_FILTER, self._on_chunk)
+        self.ipc.subscribe(SENSOR_FILTER, self._on_chunk, inline=True)
         self._publish_all(self.service.status("started", "; ".join(problems) or None, **self._queue_stats()))
         log.info("ready: screening with %s", self.models.describe() if self.service.model
                  else f"no model ({self.models.problem}); windows are counted as unscreened")
@@ -99,7 +100,7 @@ class PrefilterComponent:
         """A status event from the loader thread: the worker builds and publishes it."""
         self._jobs.put(("status", event, problem))
 
-    # -- callbacks (IPC threads) -----------------------------------------------------------------
+    # -- callbacks (the IPC event-loop thread) -----------------------------------------------------------------
     def _on_chunk(self, topic: str, payload: Any) -> None:
         item = self.service.parse(topic, payload)
         try:
