@@ -23,6 +23,19 @@ MODEL = "com.edgeloop.EcgModel"
 BRIDGE = "aws.greengrass.clientdevices.mqtt.Bridge"
 
 
+def _component_environment(root: Path, module: str) -> dict[str, str]:
+    """The environment of the running component process `python -m module` under the core at `root`."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = dict(item.split("=", 1) for item in (proc / "environ").read_bytes().decode().split("\0") if "=" in item)
+        except OSError:
+            continue
+        if module.encode() in cmdline and b"-m" in cmdline and environ.get("EDGELOOP_GG_ROOT") == str(root):
+            return environ
+    raise AssertionError(f"no {module} process runs under {root}")
+
+
 def test_wearables_through_the_gateway_alert_forward_and_summarise(core_factory, kit: ComponentKit,
                                                                    short_tmp: Path) -> None:
     with EmbeddedBroker("127.0.0.1", 0, short_tmp / "cloud.log") as cloud:
@@ -44,6 +57,9 @@ def test_wearables_through_the_gateway_alert_forward_and_summarise(core_factory,
             topic, started = app.next(30)
             assert topic == "edgeloop/gw-1/ecg/status" and json.loads(started)["event"] == "started"
             assert json.loads(started)["model_version"] == "edgeloop-ecg/1"
+            # the recipe's Setenv: one BLAS/OpenMP thread, so window analysis never spins on a second core
+            env = _component_environment(core.root, "edgeloop.components.ecg_prefilter")
+            assert env["OPENBLAS_NUM_THREADS"] == env["OMP_NUM_THREADS"] == "1"
             wait_for(lambda: "AlertsToDevices" in core.core_log(), what="the bridge mapping")
 
             nurse = Device(core.mqtt_url, "ward-display")      # a local client of the gateway's alerts
