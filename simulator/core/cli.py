@@ -83,7 +83,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
+    from .launcher import follow_parent
     from .nucleus import CoreOptions, run_core
+    follow_parent()
     if args.iot_endpoint and not (args.cert and args.key and args.ca):
         print("edgeloop core start: --iot-endpoint needs --cert, --key and --ca", file=sys.stderr)
         return 2

@@ -2,10 +2,17 @@
 
 The core prints one line, `edgeloop core ready: root=... ipc=... mqtt=... cloud=... thing=...`,
 once its IPC server, broker and bridge are up and the components deployed before are on their way.
+
+A launched core ends with the process that launched it: if a demo, bench or test is killed
+(SIGKILL runs no teardown), the core still gets SIGTERM and stops its components through their
+Shutdown steps instead of running on as an orphan (Linux `PR_SET_PDEATHSIG`, set by the core itself
+when `EDGELOOP_PARENT_PID` names its parent; elsewhere nothing changes). Linux sends the signal when
+the launching *thread* ends, so launch a core from a thread that outlives it (the main thread).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -17,6 +24,8 @@ from pathlib import Path
 from .paths import CorePaths
 
 READY = "edgeloop core ready"
+PARENT_ENV = "EDGELOOP_PARENT_PID"
+_PR_SET_PDEATHSIG = 1
 
 
 class CoreStartError(RuntimeError):
@@ -60,7 +69,7 @@ def launch_core(root: str | Path, *args: str, env: dict[str, str] | None = None,
     root = Path(root)
     cmd = [sys.executable, "-m", "edgeloop.cli", "core", "start", "--root", str(root), *args]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=stderr, text=True,
-                            env=dict(os.environ, **(env or {})))
+                            env=dict(os.environ, **(env or {}), **{PARENT_ENV: str(os.getpid())}))
     assert proc.stdout is not None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -73,3 +82,16 @@ def launch_core(root: str | Path, *args: str, env: dict[str, str] | None = None,
     log = CorePaths.at(root).core_log
     tail = "\n".join(log.read_text().splitlines()[-20:]) if log.exists() else "(no core.log)"
     raise CoreStartError(f"the core under {root} did not start (exit {proc.poll()}):\n{tail}")
+
+
+def follow_parent() -> None:
+    """In a core that launch_core started: get SIGTERM when the launcher dies (module docstring).
+    Exits at once if the launcher is already gone."""
+    parent = os.environ.pop(PARENT_ENV, None)      # popped: components must not inherit it
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        return                                      # not fatal: the core just would not follow
+    if str(os.getppid()) != parent:                 # the launcher died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
