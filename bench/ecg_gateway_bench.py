@@ -9,15 +9,18 @@ different times) -> the site MQTT broker (Mosquitto with max_queued_messages 0, 
 amqtt) -> the real local core's bridge -> local pub/sub -> IPC -> com.edgeloop.EcgPrefilter (the real
 component with a real EcgModel: parse, reassemble, screen every 60 s window) -> alerts, windows and
 summaries over the core's IoT Core link -> a cloud broker -> the cloud receiver (pathology archive with
-PNGs, alert log).
+PNGs, alert log: `edgeloop ecg archive serve` in its own process, as a cloud service would run).
 
 Reported, with the machine:
   chunks    published by the wearables vs received by the pre-filter (lost = the difference), and the
             pre-filter's gap, duplicate and late counts        target: >= 1,000 wearables, zero lost
   windows   screened, forwarded; bytes in vs bytes sent up     target: bytes up <= 5 % of the raw stream
-  latency   window end (its last sample) -> alert at the cloud receiver, p50/p99, against a baseline
-            measured in the same run: a 100-byte probe over the same device -> broker -> bridge ->
-            IoT Core link -> cloud path                        target: p99 <= 2 s
+  latency   window end (its last sample) -> alert at the cloud broker (a subscriber there) and at
+            the cloud receiver (its alert log), p50/p99, against a baseline measured in the same
+            run: a 100-byte probe over the same device -> broker -> bridge -> IoT Core link -> cloud
+            path                                               target: p99 <= 2 s
+  screening every window cut, scored against the wearables' ground truth (their --labels file,
+            which the gateway never sees): sensitivity, normal windows forwarded
   CPU       every process over the steady state (all devices on, windows flowing), and the gateway's
             (site broker + core + pre-filter) CPU per device
 """
@@ -38,9 +41,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 sys.path.insert(0, str(Path(__file__).parent))
-from edgeloop.cloud.ecg.alerts import AlertFanout  # noqa: E402
-from edgeloop.cloud.ecg.archive import PathologyArchive  # noqa: E402
-from edgeloop.cloud.ecg.receiver import EcgCloudReceiver, percentiles  # noqa: E402
+from edgeloop.cloud.ecg.receiver import percentiles  # noqa: E402
+from edgeloop.components.ecg_prefilter.messages import ALERT_FILTER  # noqa: E402
 from edgeloop.components.ecg_prefilter.packaging import (  # noqa: E402
     MODEL_COMPONENT,
     PREFILTER_COMPONENT,
@@ -51,29 +53,36 @@ from edgeloop.simulator.core.client import CoreClient  # noqa: E402
 from edgeloop.simulator.core.launcher import launch_core  # noqa: E402
 from edgeloop.simulator.core.mqtt.broker import EmbeddedBroker  # noqa: E402
 from edgeloop.simulator.core.status import read_status  # noqa: E402
-from machine import cpu_seconds, describe, find_processes, start_mosquitto, wait_for  # noqa: E402
+from edgeloop.simulator.wearable.dataset import read_labels  # noqa: E402
+from edgeloop.simulator.wearable.truth import score_forwarding  # noqa: E402
+from machine import cpu_seconds, describe, descendants, find_processes, start_mosquitto, wait_for  # noqa: E402
 
 THING = "bench-gw"
 STATUS_S = 5
 
 
 class Cloud:
-    """The cloud side's observers: the pre-filter's status and the probe round trips."""
+    """The cloud side's observers: the pre-filter's status, alerts as they reach the cloud broker
+    and the probe round trips."""
 
     def __init__(self, url: str) -> None:
         self.status: dict = {}
         self.probe_ms: list[float] = []
+        self.alerts: list[dict] = []          # each with "arrived": epoch seconds at this subscriber
         host, port = url.split("://", 1)[1].rsplit(":", 1)
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-cloud")
         self.client.on_message = self._on_message
-        self.client.on_connect = lambda c, u, f, rc, p: (c.subscribe(f"edgeloop/{THING}/ecg/status", qos=1),
-                                                         c.subscribe("bench/probe/+", qos=1))
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(
+            [(f"edgeloop/{THING}/ecg/status", 1), ("bench/probe/+", 1), (ALERT_FILTER, 1)])
         self.client.connect(host, int(port))
         self.client.loop_start()
 
     def _on_message(self, client, userdata, message) -> None:
+        arrived = time.time()
         if message.topic.startswith("bench/probe/"):
-            self.probe_ms.append(1000 * (time.time() - float(message.payload)))
+            self.probe_ms.append(1000 * (arrived - float(message.payload)))
+        elif message.topic.endswith("/alert"):
+            self.alerts.append(dict(json.loads(message.payload), arrived=arrived))
         else:
             self.status = json.loads(message.payload)
 
@@ -92,6 +101,12 @@ def probe(url: str, stop: threading.Event) -> None:
         client.publish(f"bench/probe/{n}", f"{time.time():.6f}".ljust(100), qos=1)
         n += 1
     client.loop_stop()
+
+
+def prefilter_processes(core_pid: int) -> list[int]:
+    """The pre-filter's shell, interpreter and everything they started (its analysis processes)."""
+    found = find_processes(core_pid, "edgeloop.components.ecg_prefilter")
+    return sorted({*found, *(child for pid in found for child in descendants(pid))})
 
 
 def train_model(out: Path) -> Path:
@@ -113,6 +128,8 @@ def main() -> int:
     parser.add_argument("--model", type=Path, help="an EcgClassifier directory (default: train a small one)")
     parser.add_argument("--mix", default=None, help="wearables' --mix (default: the simulator's)")
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--analysis-processes", type=int, default=None,
+                        help="the pre-filter's analysisProcesses (default: the recipe's)")
     parser.add_argument("--keep", action="store_true", help="keep every folder (logs, archive) afterwards")
     args = parser.parse_args()
     if args.seconds < args.join + 90:
@@ -140,11 +157,14 @@ def main() -> int:
         site_url = read_status(core.paths)["mqtt_url"]
         routes = {"Wearables": {"topic": "dt/sensor/+", "source": "LocalMqtt", "target": "Pubsub"},
                   "Probe": {"topic": "bench/probe/+", "source": "LocalMqtt", "target": "IotCore"}}
+        prefilter_config = {"python": sys.executable, "statusIntervalS": STATUS_S}
+        if args.analysis_processes is not None:
+            prefilter_config["analysisProcesses"] = args.analysis_processes
         with CoreClient(core.paths) as client:
             deployment = client.create_deployment(
                 recipe_dir=str(dev / "recipes"), artifact_dir=str(dev / "artifacts"),
                 merge={MODEL_COMPONENT: "1.0.0", PREFILTER_COMPONENT: "1.0.0"}, remove=[], failure_policy="ROLLBACK",
-                configuration={PREFILTER_COMPONENT: {"MERGE": {"python": sys.executable, "statusIntervalS": STATUS_S}},
+                configuration={PREFILTER_COMPONENT: {"MERGE": prefilter_config},
                                "aws.greengrass.clientdevices.mqtt.Bridge": {"MERGE": {"mqttTopicMapping": routes}}})
             outcome = client.wait_for_deployment(deployment, timeout_s=300)
         if outcome["status"] != "SUCCEEDED":
@@ -152,21 +172,25 @@ def main() -> int:
         cloud = Cloud(cloud_url)
         stack.append(cloud.client.loop_stop)
         wait_for(lambda: cloud.status.get("serving"), 120, "the pre-filter to serve its model")
-        archive = PathologyArchive(tmp / "archive")
-        fanout = AlertFanout(tmp / "alerts.jsonl")
-        receiver = EcgCloudReceiver(cloud_url, archive, fanout).start()
-        stack += [fanout.close, receiver.stop]
+        receiver = subprocess.Popen([sys.executable, "-m", "edgeloop.cli", "ecg", "archive", "serve", "--broker",
+                                     cloud_url, "--archive", str(tmp / "archive")], stdout=subprocess.PIPE,
+                                    stderr=open(tmp / "receiver.log", "w"), text=True)
+        stack.append(lambda: (receiver.terminate(), receiver.wait(30)))
+        if not receiver.stdout.readline().startswith("receiving"):
+            raise SystemExit("the cloud receiver did not start")
         stop_probe = threading.Event()
         threading.Thread(target=probe, args=(site_url, stop_probe), daemon=True).start()
         stack.append(stop_probe.set)
 
         procs = {"site broker": [mosquitto.pid] if mosquitto else find_processes(core.proc.pid, "mqtt.broker"),
                  "core": [core.proc.pid],
-                 "pre-filter": find_processes(core.proc.pid, "edgeloop.components.ecg_prefilter"),
-                 "cloud broker": [cloud_broker.pid] if getattr(cloud_broker, "pid", None) else []}
+                 "pre-filter": prefilter_processes(core.proc.pid),
+                 "cloud broker": [cloud_broker.pid] if getattr(cloud_broker, "pid", None) else [],
+                 "cloud receiver": [receiver.pid]}
         cmd = [sys.executable, "-m", "edgeloop.cli", "simulate", "wearables", "--devices", str(args.devices),
                "--broker", site_url, "--duration", str(args.seconds), "--join", str(args.join),
-               "--connections", str(args.connections)] + (["--mix", args.mix] if args.mix else [])
+               "--connections", str(args.connections), "--labels", str(tmp / "labels.csv")] + (
+                   ["--mix", args.mix] if args.mix else [])
         print(f"{args.devices} wearables via {args.broker} for {args.seconds} s (switched on over {args.join:g} s) ...",
               flush=True)
         sim = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
@@ -198,8 +222,17 @@ def main() -> int:
             time.sleep(0.5)
         counters = cloud.counters()
         time.sleep(3)
-        stats = receiver.stats()
-        latencies = receiver.alert_latencies()
+        status = dict(cloud.status)
+        at_broker = [a["arrived"] - a["end"] for a in cloud.alerts]
+        on_gateway = [a["detected_at"] - a["end"] for a in cloud.alerts]
+        truth, stream_starts = read_labels(tmp / "labels.csv")
+        forwarded = {(a["device_id"], round(a["start"] - stream_starts[a["device_id"]])) for a in cloud.alerts}
+        screening = score_forwarding(truth, {d: intervals[-1][1] for d, intervals in truth.items()}, forwarded)
+        receiver.terminate()
+        receiver.wait(30)
+        alert_log = [json.loads(line) for line in (tmp / "archive" / "alerts.jsonl").read_text().splitlines()]
+        at_receiver = [a["received_at"] - a["end"] for a in alert_log]
+        stored = len(list((tmp / "archive" / "windows").glob("*/*/*/*/window.json")))
     finally:
         for stop in reversed(stack):
             try:
@@ -217,21 +250,28 @@ def main() -> int:
     cpu = {k: 100 * (after[1][k] - before[1][k]) / span for k in procs}
     gateway = cpu["site broker"] + cpu["core"] + cpu["pre-filter"]
     windows = after[2].get("windows_screened", 0) - before[2].get("windows_screened", 0)
-    alert_pct = percentiles(latencies)
+    broker_pct, receiver_pct, gateway_pct = percentiles(at_broker), percentiles(at_receiver), percentiles(on_gateway)
     probe_pct = percentiles(cloud.probe_ms)
     bytes_in, bytes_up = counters.get("bytes_in", 0), counters.get("bytes_up", 0)
     print(f"\nchunks: published {published}, received by the pre-filter {received}, lost {lost} "
           f"(gaps {counters.get('gaps', 0)}, missing {counters.get('missing_chunks', 0)}, duplicates "
           f"{counters.get('duplicates', 0)}, late {counters.get('late', 0)}, malformed "
           f"{counters.get('chunks_malformed', 0)})  target zero lost: {'met' if lost == 0 else 'NOT met'}")
+    print(f"pre-filter work queue: high-water {status.get('queue_high_water')} of {status.get('queue_limit')}, "
+          f"dropped busy {status.get('chunks_dropped_busy')}")
     print(f"windows: screened {counters.get('windows_screened', 0)}, forwarded {counters.get('windows_forwarded', 0)} "
           f"{json.dumps(cloud.status.get('forwarded_by_label', {}))}, failed {counters.get('windows_failed', 0)}; "
-          f"archive stored {stats['windows_stored']}")
+          f"archive stored {stored}")
+    print(f"screening against ground truth: sensitivity {screening['sensitivity_non_normal']}, normal forwarded "
+          f"{screening['normal_forwarded_fraction']}; windows by truth {json.dumps(screening['windows_by_truth'])}, "
+          f"forwarded {json.dumps(screening['forwarded_by_truth'])}")
     print(f"bytes: in {bytes_in:,}, up {bytes_up:,} = {100 * bytes_up / max(bytes_in, 1):.2f} % of the raw stream  "
           f"target <= 5 %: {'met' if bytes_up <= 0.05 * bytes_in else 'NOT met'}")
-    print(f"window end -> alert at the cloud: n {alert_pct['n']}, p50 {alert_pct['p50']} s, p99 {alert_pct['p99']} s, "
-          f"max {alert_pct['max']} s  target p99 <= 2 s: "
-          f"{'met' if alert_pct['p99'] is not None and alert_pct['p99'] <= 2 else 'NOT met'}")
+    for where, pct in (("cloud broker", broker_pct), ("cloud receiver", receiver_pct)):
+        print(f"window end -> alert at the {where}: n {pct['n']}, p50 {pct['p50']} s, p99 {pct['p99']} s, "
+              f"max {pct['max']} s  target p99 <= 2 s: {'met' if pct['p99'] is not None and pct['p99'] <= 2 else 'NOT met'}")
+    print(f"  of which on the gateway (window end -> verdict ready, its clock): p50 {gateway_pct['p50']} s, "
+          f"p99 {gateway_pct['p99']} s")
     print(f"baseline, same path without the pre-filter (100-byte probe, device -> cloud): n {probe_pct['n']}, "
           f"p50 {probe_pct['p50']} ms, p99 {probe_pct['p99']} ms")
     print(f"steady state {span:.0f} s ({windows} windows screened in it): CPU % " +

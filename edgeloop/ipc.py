@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from concurrent.futures import Future
 from typing import Any, Callable
 
 import awsiot.greengrasscoreipc
@@ -61,23 +63,60 @@ class _InlineEvents(SubscribeToTopicStreamHandler):
 
 
 class Ipc:
-    """A connected component: publish/subscribe JSON on local pub/sub and IoT Core, then close()."""
+    """A connected component: publish/subscribe JSON on local pub/sub and IoT Core, then close().
 
-    def __init__(self, client: GreengrassCoreIPCClientV2 | None = None) -> None:
+    Publishes wait for the core's answer by default. With `wait=False` they return once the request
+    is on its way, in call order, and a failure is logged and counted in `publish_failures`: the
+    core's answers arrive on the same connection behind every subscription event already sent, so
+    a component receiving 1,000 messages a second that waits for each answer (the EcgPrefilter,
+    measured) spends most of its time waiting, not working. At most `max_in_flight` publishes are
+    unanswered at once; beyond that a publish waits for room, which bounds the memory they hold.
+    """
+
+    def __init__(self, client: GreengrassCoreIPCClientV2 | None = None, max_in_flight: int = 256) -> None:
         self.client = client or connect()
         self._operations: list[Any] = []
+        self._in_flight = threading.BoundedSemaphore(max_in_flight)
+        self._failures_lock = threading.Lock()
+        self.publish_failures = 0
 
-    def publish_json(self, topic: str, value: Any) -> None:
-        self.client.publish_to_topic(topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=value)))
+    def publish_json(self, topic: str, value: Any, *, wait: bool = True) -> None:
+        self._publish(wait, self.client.publish_to_topic, self.client.publish_to_topic_async, topic,
+                      topic=topic, publish_message=PublishMessage(json_message=JsonMessage(message=value)))
 
-    def publish_binary(self, topic: str, data: bytes) -> None:
-        self.client.publish_to_topic(topic=topic, publish_message=PublishMessage(binary_message=BinaryMessage(message=data)))
+    def publish_binary(self, topic: str, data: bytes, *, wait: bool = True) -> None:
+        self._publish(wait, self.client.publish_to_topic, self.client.publish_to_topic_async, topic,
+                      topic=topic, publish_message=PublishMessage(binary_message=BinaryMessage(message=data)))
 
-    def publish_iot_json(self, topic: str, value: Any, qos: str = QOS.AT_LEAST_ONCE) -> None:
-        self.publish_iot_bytes(topic, json.dumps(value).encode(), qos)
+    def publish_iot_json(self, topic: str, value: Any, qos: str = QOS.AT_LEAST_ONCE, *, wait: bool = True) -> None:
+        self.publish_iot_bytes(topic, json.dumps(value).encode(), qos, wait=wait)
 
-    def publish_iot_bytes(self, topic: str, payload: bytes, qos: str = QOS.AT_LEAST_ONCE) -> None:
-        self.client.publish_to_iot_core(topic_name=topic, qos=qos, payload=payload)
+    def publish_iot_bytes(self, topic: str, payload: bytes, qos: str = QOS.AT_LEAST_ONCE, *, wait: bool = True) -> None:
+        self._publish(wait, self.client.publish_to_iot_core, self.client.publish_to_iot_core_async, topic,
+                      topic_name=topic, qos=qos, payload=payload)
+
+    def _publish(self, wait: bool, sync_op: Callable[..., Any], async_op: Callable[..., Future], what: str,
+                 /, **request: Any) -> None:
+        if wait:
+            sync_op(**request)
+            return
+        self._in_flight.acquire()
+        try:
+            future = async_op(**request)
+        except BaseException:
+            self._in_flight.release()
+            raise
+        future.add_done_callback(lambda done: self._answered(what, done))
+
+    def _answered(self, topic: str, done: Future) -> None:
+        self._in_flight.release()
+        error = done.exception()
+        if error is not None:
+            with self._failures_lock:
+                self.publish_failures += 1
+                failures = self.publish_failures
+            if failures in (1, 10, 100) or failures % 1000 == 0:
+                log.error("publish on %s failed: %s (%d publishes failed so far)", topic, error, failures)
 
     def subscribe(self, topic: str, handler: MessageHandler, *, inline: bool = False) -> None:
         """Call `handler(topic, payload)` for each local pub/sub message; a failing handler is logged, not fatal.

@@ -95,17 +95,20 @@ class ModelComponent:
         """
         identity = self.identity(config)
         directory = self.directory(root, identity.component_version)
-        metadata = directory / METADATA_FILE
-        try:
-            actual = sha256_hex(metadata.read_bytes())
-        except OSError as exc:
-            raise ModelRefused(f"{self.name} {identity.component_version}: cannot read {metadata}: "
-                               f"{exc.strerror or exc}") from None
-        if actual != identity.sha256:
-            raise ModelRefused(f"{self.name} {identity.component_version}: {metadata} has SHA-256 {actual}, "
-                               f"but modelSha256 is {identity.sha256}; refusing a model that does not "
-                               "match its record")
+        verify_metadata(directory, identity.sha256, f"{self.name} {identity.component_version}")
         return identity, directory
+
+
+def verify_metadata(directory: Path, sha256: str, what: str) -> None:
+    """ModelRefused unless `directory`/metadata.json hashes to `sha256` (`what` names the model)."""
+    metadata = directory / METADATA_FILE
+    try:
+        actual = sha256_hex(metadata.read_bytes())
+    except OSError as exc:
+        raise ModelRefused(f"{what}: cannot read {metadata}: {exc.strerror or exc}") from None
+    if actual != sha256:
+        raise ModelRefused(f"{what}: {metadata} has SHA-256 {actual}, but modelSha256 is {sha256}; "
+                           "refusing a model that does not match its record")
 
 
 class ModelReloader(Generic[T]):

@@ -204,7 +204,7 @@ def run_wearables(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             sent = publisher.chunks_sent
         if args.labels:
-            write_labels(args.labels, publisher.labels())
+            write_labels(args.labels, publisher.labels(), publisher.start_times)
         total = sum(publisher.sent.values())
         print(f"published {total} chunks ({sent} rounds over {args.devices} devices)", file=sys.stderr)
     except (PublisherError, ValueError, RuntimeError, OSError) as exc:

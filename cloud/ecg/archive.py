@@ -18,6 +18,12 @@ place inside a BEGIN IMMEDIATE transaction that also inserts the index row, so a
 run in another process) never sees a row without its files, and two writers never both store a window.
 Ids become path components, so they are checked (the device-id charset, never "." or "..") and the
 final folder must lie inside ROOT.
+
+The picture is drawn from the staged raw.npy by a renderer (render_pool.py): by default one
+low-priority worker process, so a receiver's drawing yields the CPU to everything else on the
+machine. store() waits for it; a window whose picture fails (RenderError) is not stored. The
+worker starts with the first store and stops at close(); an archive that is only read never
+starts one.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from edgeloop.components.ecg_prefilter.messages import (
@@ -45,7 +51,7 @@ from edgeloop.components.ecg_prefilter.messages import (
 )
 
 from .. import sqlite
-from .render import render_window_png
+from .render_pool import Renderer, RenderPool
 
 RAW_FILE = "raw.npy"
 PNG_FILE = "spectrogram.png"
@@ -202,9 +208,10 @@ class ArchivedWindow:
 
 class PathologyArchive:
     """Forwarded windows on disk plus an SQLite index; safe for a receiver and readers in other
-    processes at once (WAL, one BEGIN IMMEDIATE transaction per store or review)."""
+    processes at once (WAL, one BEGIN IMMEDIATE transaction per store or review). `renderer` draws
+    the pictures (default: a RenderPool, a low-priority worker process); close() stops it."""
 
-    def __init__(self, root: str | Path, *, create: bool = True) -> None:
+    def __init__(self, root: str | Path, *, create: bool = True, renderer: Renderer | None = None) -> None:
         self.root = Path(root).expanduser().resolve()
         self.db_path = self.root / DB_FILE
         if not create and not self.db_path.exists():
@@ -215,8 +222,19 @@ class PathologyArchive:
             folder.mkdir(parents=True, exist_ok=True)
         sqlite.initialise(self.db_path, *_SCHEMA)
         self._lock = threading.Lock()
+        self.renderer = renderer if renderer is not None else RenderPool()
         self.stored = 0          # by this instance (the index holds the total)
         self.duplicates = 0
+
+    def close(self) -> None:
+        """Stop the renderer's worker process. The archive stays usable: the next store starts one."""
+        self.renderer.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -282,7 +300,7 @@ class PathologyArchive:
         title = (f"{window.device_id}  {window.window_id}  gateway: {window.label} "
                  f"({window.score:.2f}, model {window.model_version})  "
                  f"{datetime.fromtimestamp(window.start, UTC):%Y-%m-%d %H:%M:%S} UTC")
-        render_window_png(window.ecg, window.fs, folder / PNG_FILE, title)
+        self.renderer.render(folder / RAW_FILE, window.fs, folder / PNG_FILE, title)
         meta = {k: v for k, v in window.body.items() if k != "raw"}
         meta["raw"] = {k: v for k, v in window.body.get("raw", {}).items() if k != "data"}
         meta.update(received_at=received_at, fs=window.fs, n=int(window.ecg.size),

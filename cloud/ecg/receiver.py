@@ -7,13 +7,15 @@ and two JSON-lines files.
     dt/ecg/+/error    -> ARCHIVE/errors.jsonl
     anything malformed -> counted by reason, ARCHIVE/rejects.jsonl (topic, reason, payload head)
 
-Two MQTT sessions, not one: storing a window draws a PNG (about 0.2 s), and a broker sends a client
-only a few unacknowledged QoS 1 messages at a time, so on a single session a burst of windows
-would hold alerts back at the broker for seconds. Alerts, summaries and errors therefore have their
-own session and thread. Both sessions are persistent (clean_session False, fixed client ids), so
-what the broker holds while the receiver restarts arrives afterwards; a window is acknowledged only
-after its index row is committed (paho acknowledges when on_message returns), and a redelivered
-window is recognised by (device_id, window_id) and counted as a duplicate.
+Two MQTT sessions, not one: storing a window waits for its PNG, drawn by the archive's
+low-priority worker process (render_pool.py; about 40 ms of CPU, and longer on a busy machine,
+since the worker yields to everything else), and a broker sends a client only a few
+unacknowledged QoS 1 messages at a time, so on a single session a burst of windows would hold
+alerts back at the broker. Alerts, summaries and errors therefore have their own session and
+thread, and never wait for a picture. Both sessions are persistent (clean_session False, fixed
+client ids), so what the broker holds while the receiver restarts arrives afterwards; a window is
+acknowledged only after its index row is committed (paho acknowledges when on_message returns),
+and a redelivered window is recognised by (device_id, window_id) and counted as a duplicate.
 
 The device id in the topic must equal the message's, so one device cannot file data under another.
 """
@@ -152,9 +154,11 @@ class EcgCloudReceiver:
         return self
 
     def stop(self) -> None:
-        """Disconnect (the fan-out belongs to the caller: close it after this)."""
+        """Disconnect, then stop the archive's renderer process (the archive stays usable; the
+        fan-out belongs to the caller: close it after this)."""
         self._events.stop()
         self._windows.stop()
+        self.archive.close()
 
     def __enter__(self) -> Self:
         return self.start()

@@ -291,13 +291,19 @@ def parse_window(payload: Any) -> ForwardedWindow:
 
 
 def alert_message(*, device_id: str, window_id: str, start: float, end: float, label: str,
-                  score: float, model_version: str, hr_bpm: float | None, quality: float) -> dict[str, Any]:
-    """The `dt/ecg/<id>/alert` body: small, sent at once, before the window itself."""
-    return {"schema": SCHEMA_VERSION, "device_id": device_id, "window_id": window_id,
+                  score: float, model_version: str, hr_bpm: float | None, quality: float,
+                  detected_at: float | None = None) -> dict[str, Any]:
+    """The `dt/ecg/<id>/alert` body: small, sent at once, before the window itself. `detected_at`
+    (the gateway's clock when the verdict was ready) splits window end -> alert into the gateway's
+    part and the way to the cloud."""
+    body = {"schema": SCHEMA_VERSION, "device_id": device_id, "window_id": window_id,
             "start": round(start, 3), "end": round(end, 3), "label": label,
             "score": round(float(score), 4), "model_version": model_version,
             "hr_bpm": None if hr_bpm is None or not math.isfinite(hr_bpm) else round(hr_bpm, 1),
             "quality": round(float(quality), 3)}
+    if detected_at is not None:
+        body["detected_at"] = round(detected_at, 3)
+    return body
 
 
 

@@ -4,11 +4,14 @@
 it to IPC), and what tests drive directly:
 
 * `parse(topic, payload)` -> a messages.Chunk or a Rejected (cheap; the IPC callback calls it);
-* `handle(item, now)` -> [Outgoing]: reassembles the device's stream (reassembly.DeviceStream), and
-  for each completed window runs analyse_window and the classifier. Non-normal: the alert (IoT Core
-  and local pub/sub) and then the window (IoT Core). Normal: only accumulated into the device's
-  summary, sent every `summaryIntervalS` of its signal time. Without a verified model, windows are
-  counted as unscreened (never passed off as normal), and the status says why;
+* `handle(item, now)` -> [Outgoing]: reassembles the device's stream (reassembly.DeviceStream) and
+  hands each completed window to the screener (screening.py: analysis and classification, in this
+  thread or in analysis processes). Every window whose result is ready, in the order the windows
+  were cut, then becomes messages: non-normal, the alert (IoT Core and local pub/sub) and then the
+  window (IoT Core); normal, only accumulated into the device's summary, sent every
+  `summaryIntervalS` of its signal time. Without a verified model, windows are counted as
+  unscreened (never passed off as normal), and the status says why. `collect(now)` returns the
+  messages of windows that finished since (the component calls it when a screener reports one);
 * a rejected chunk or a window whose analysis fails is counted per device and field and reported on
   `dt/ecg/<id>/error`, at most once per `errorReportIntervalS` per device with the counts in
   between aggregated (`tick(now)` sends a report that is due without a new error, and places the
@@ -29,7 +32,8 @@ import logging
 import math
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -39,7 +43,6 @@ from edgeloop.model_component import ModelIdentity, ModelRefused
 from edgeloop.modelfiles import ArtifactError
 
 from .classifier import EcgClassifier
-from .features import analyse_window
 from .filters import MAX_FS, MIN_FS, MIN_SECONDS, SignalError
 from .messages import (
     ALERT_TOPIC,
@@ -59,6 +62,7 @@ from .messages import (
 from .packaging import ECG_MODEL
 from .reassembly import COUNTERS as STREAM_COUNTERS
 from .reassembly import DeviceStream, StreamConfig, Window
+from .screening import InlineScreener, ModelRef, Screened, Screener, ScreenerError
 
 log = logging.getLogger("edgeloop.ecg")
 
@@ -131,21 +135,27 @@ class Settings:
 # -- the model ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LoadedModel:
-    """A verified classifier and the EcgModel identity it came from."""
+    """A verified classifier, the EcgModel identity it came from and its verified directory."""
 
     classifier: EcgClassifier
     identity: ModelIdentity
+    directory: Path
 
     @property
     def model_version(self) -> str:
         return self.identity.model_version
+
+    @cached_property
+    def ref(self) -> ModelRef:
+        """What a screener needs to use this model, in this thread or in an analysis process."""
+        return ModelRef(self.classifier, self.directory, self.identity.sha256)
 
 
 def load_verified(root: str | Path, config: Any) -> LoadedModel:
     """The EcgModel version `config` names, checked against modelSha256 and loaded (every file verified)."""
     identity, directory = MODEL.verified_directory(root, config)
     try:
-        return LoadedModel(EcgClassifier.load(directory), identity)
+        return LoadedModel(EcgClassifier.load(directory), identity, directory)
     except ArtifactError as exc:
         raise ModelRefused(f"{MODEL.name} {identity.component_version}: {exc}") from None
 
@@ -177,6 +187,16 @@ class Rejected:
     size: int
 
 
+@dataclass(frozen=True)
+class Pending:
+    """A window handed to the screener (`result` None: cut without a model, counted unscreened)."""
+
+    device_id: str
+    window: Window
+    model: LoadedModel | None
+    result: Future[Screened] | None
+
+
 @dataclass
 class DeviceState:
     """One wearable: its stream, error accounting and the summary being accumulated."""
@@ -205,8 +225,11 @@ class DeviceState:
 class PrefilterService:
     """Per-device reassembly, screening, summaries, error reports and counters (module docstring)."""
 
-    def __init__(self, settings: Settings | None = None, thing: str = "") -> None:
+    def __init__(self, settings: Settings | None = None, thing: str = "",
+                 screener: Screener | None = None) -> None:
         self.settings = settings or Settings()
+        self.screener: Screener = screener or InlineScreener()
+        self._pending: deque[Pending] = deque()      # windows cut, in order, whose messages are not out
         self._next_settings: Settings | None = None
         self.thing = thing
         self._model: LoadedModel | None = None
@@ -279,14 +302,13 @@ class PrefilterService:
         state = self._device(item.device_id)
         state.bytes_in += item.size
         state.last_seen = now
-        out: list[Outgoing] = []
         for window in state.stream.offer(item):
-            out += self._screen(item.device_id, state, window, now)
+            self._submit(item.device_id, window)
         if state.stream.held:
             self._holding.add(item.device_id)
         else:
             self._holding.discard(item.device_id)
-        return self._up(out)
+        return self.collect(now)
 
     def _device(self, device_id: str) -> DeviceState:
         state = self.devices.get(device_id)
@@ -341,27 +363,54 @@ class PrefilterService:
             if now - state.last_seen >= HOLD_TIMEOUT_S:
                 self._holding.discard(device_id)
                 for window in state.stream.flush():
-                    out += self._screen(device_id, state, window, now)
-        return self._up(out)
+                    self._submit(device_id, window)
+        return self._up(out) + self.collect(now)
 
     # -- windows ---------------------------------------------------------------------------------
-    def _screen(self, device_id: str, state: DeviceState, window: Window, now: float) -> list[Outgoing]:
+    def _submit(self, device_id: str, window: Window) -> None:
+        """Hand a window to the screener (without a model it is not analysed: nothing could act on
+        the features); its messages come out of collect(), in the order windows were cut."""
+        model = self._model
+        result = self.screener.submit(window.ecg, window.fs, model.ref) if model is not None else None
+        self._pending.append(Pending(device_id, window, model, result))
+
+    @property
+    def in_analysis(self) -> int:
+        """Windows cut whose verdict is not out yet."""
+        return len(self._pending)
+
+    def collect(self, now: float | None = None) -> list[Outgoing]:
+        """The messages of every window whose result is ready, oldest first, up to the first one
+        still in analysis (so alerts and summaries keep each device's window order)."""
+        now = time.time() if now is None else now
+        out: list[Outgoing] = []
+        while self._pending and (self._pending[0].result is None or self._pending[0].result.done()):
+            item = self._pending.popleft()
+            state = self.devices.get(item.device_id)
+            if state is not None:          # (a device's state lives as long as the service)
+                out += self._screened(item, state, now)
+        return self._up(out)
+
+    def _screened(self, item: Pending, state: DeviceState, now: float) -> list[Outgoing]:
+        device_id, window, model = item.device_id, item.window, item.model
         if state.summary_start is None:
             state.summary_start = window.start
         state.windows += 1
         state.gaps_s += window.gaps_s
-        model = self._model
-        if model is None:   # not analysed either: without a model nothing could act on the features
+        if item.result is None or model is None:
             self.counters["windows_unscreened"] += 1
             state.unscreened += 1
             return self._summary_if_due(device_id, state, window.end)
         out: list[Outgoing] = []
         try:
-            analysis = analyse_window(window.ecg, window.fs)
-            verdict = model.classifier.decide(analysis.vector())[0]
+            screened = item.result.result()
         except SignalError as exc:
             self._window_failed(state, f"{window.window_id}: {exc}")
             out += self._error(device_id, state, WINDOW_FIELD, f"window {window.window_id}: {exc}", now)
+            return out + self._summary_if_due(device_id, state, window.end)
+        except (ScreenerError, ModelRefused) as exc:   # an analysis process died or refused the model
+            self._window_failed(state, f"{window.window_id}: {exc}")
+            out += self._error(device_id, state, WINDOW_FIELD, f"window {window.window_id}: not screened ({exc})", now)
             return out + self._summary_if_due(device_id, state, window.end)
         except Exception as exc:   # a bug must cost one window, not the device or the gateway
             log.exception("screening window %s failed", window.window_id)
@@ -369,6 +418,7 @@ class PrefilterService:
             out += self._error(device_id, state, WINDOW_FIELD,
                                f"window {window.window_id}: analysis failed ({type(exc).__name__})", now)
             return out + self._summary_if_due(device_id, state, window.end)
+        analysis, verdict = screened.analysis, screened.verdict
         self.counters["windows_screened"] += 1
         if verdict.forward:
             self.counters["windows_forwarded"] += 1
@@ -380,7 +430,7 @@ class PrefilterService:
             alert = alert_message(device_id=device_id, window_id=window.window_id, start=window.start,
                                   end=window.end, label=verdict.label, score=verdict.score,
                                   model_version=model.model_version, hr_bpm=features.get("hr_mean_bpm"),
-                                  quality=features.get("quality", math.nan))
+                                  quality=features.get("quality", math.nan), detected_at=now)
             body = window_message(device_id=device_id, window_id=window.window_id, start=window.start,
                                   fs=window.fs, ecg_mv=window.ecg, label=verdict.label, score=verdict.score,
                                   probabilities=verdict.probabilities, model_version=model.model_version,
@@ -418,6 +468,10 @@ class PrefilterService:
         self.counters["summaries"] += 1
         return [Outgoing(body, iot=SUMMARY_TOPIC.format(device_id=device_id))]
 
+    def close(self) -> None:
+        """Stop the screener (its processes, if any) once the windows in hand are analysed."""
+        self.screener.close()
+
     def _up(self, out: list[Outgoing]) -> list[Outgoing]:
         """Count the bytes of what goes to IoT Core."""
         for message in out:
@@ -448,7 +502,7 @@ class PrefilterService:
             "counters": self.totals(),
             "malformed_by_field": dict(self.malformed),
             "forwarded_by_label": dict(self.forwarded_labels),
-            "devices": len(self.devices),
+            "devices": len(self.devices), "windows_in_analysis": self.in_analysis,
             "settings": {"fs": self.settings.fs, "windowS": self.settings.window_s, "hopS": self.settings.hop_s},
             **extra, "timestamp": time.time()}
         if problem:

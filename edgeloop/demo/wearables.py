@@ -17,9 +17,10 @@ import json
 import sys
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from edgeloop.simulator.wearable.truth import score_forwarding, windows_cut
 
 if TYPE_CHECKING:
     from .runner import Demo
@@ -145,7 +146,7 @@ class WearableScenario:
         demo = self.demo
         self.publisher.stop()
         sent = self.publisher.chunks_sent
-        expected = sum(_windows_cut(self.publisher.sent[d]) for d in self.publisher.sent)
+        expected = sum(windows_cut(n * self.publisher.chunk_s, WINDOW_S) for n in self.publisher.sent.values())
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:   # the last windows are screened and their alerts arrive
             c = self.care.counters()
@@ -244,28 +245,8 @@ class WearableScenario:
 
     def _quality(self) -> dict[str, Any]:
         """Every window the gateway cut, by ground truth, against whether it was forwarded."""
-        from edgeloop.simulator.wearable.truth import window_label
         labels, t0 = self._truth()
         with self.care.lock:
             forwarded = {(a["device_id"], round(a["start"] - t0[a["device_id"]])) for a in self.care.cloud_alerts}
-        table: Counter = Counter()
-        for device, chunks in self.publisher.sent.items():
-            for k in range(_windows_cut(chunks)):
-                start = k * WINDOW_S
-                truth = window_label(labels.get(device, []), start, start + WINDOW_S) or "transition"
-                table[(truth, (device, round(start)) in forwarded)] += 1
-        abnormal = [k for k in ("af", "other", "noisy")]
-        hit = sum(table[(k, True)] for k in abnormal)
-        total_abnormal = sum(table[(k, True)] + table[(k, False)] for k in abnormal)
-        normal = table[("normal", True)] + table[("normal", False)]
-        return {"windows_by_truth": {k: table[(k, True)] + table[(k, False)]
-                                     for k in ("normal", *abnormal, "transition")},
-                "forwarded_by_truth": {k: table[(k, True)] for k in ("normal", *abnormal, "transition")},
-                "sensitivity_non_normal": round(hit / total_abnormal, 4) if total_abnormal else None,
-                "normal_forwarded_fraction": round(table[("normal", True)] / normal, 4) if normal else None}
-
-
-def _windows_cut(chunks: int, chunk_s: float = 1.0, hop_s: float = WINDOW_S) -> int:
-    """Windows the pre-filter cuts from `chunks` consecutive chunks (its default window and hop)."""
-    seconds = chunks * chunk_s
-    return int((seconds - WINDOW_S) // hop_s) + 1 if seconds >= WINDOW_S else 0
+        seconds = {device: chunks * self.publisher.chunk_s for device, chunks in self.publisher.sent.items()}
+        return score_forwarding(labels, seconds, forwarded, WINDOW_S)

@@ -43,10 +43,37 @@ def write_dataset(sim: WearableSimulator, out_dir: str | Path, devices: int,
     return path
 
 
-def write_labels(path: str | Path, labels: dict[str, list[tuple[float, float, str]]]) -> None:
-    """labels.csv for a live run: device_id -> [start_s, end_s) intervals."""
+LIVE_LABELS_HEADER = (*LABELS_HEADER, "stream_start")
+
+
+def write_labels(path: str | Path, labels: dict[str, list[tuple[float, float, str]]],
+                 stream_starts: dict[str, float]) -> None:
+    """The ground truth of a live run: device_id -> [start_s, end_s) intervals in stream seconds,
+    each row with its device's `stream_start` (epoch seconds of its first sample), so a gateway's
+    epoch-stamped windows can be scored: stream seconds = window start - stream_start."""
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(LABELS_HEADER)
+        writer.writerow(LIVE_LABELS_HEADER)
         for device_id, intervals in labels.items():
-            writer.writerows((device_id, f"{a:.3f}", f"{b:.3f}", lab) for a, b, lab in intervals)
+            start = f"{stream_starts[device_id]:.3f}"
+            writer.writerows((device_id, f"{a:.3f}", f"{b:.3f}", lab, start) for a, b, lab in intervals)
+
+
+def read_labels(path: str | Path) -> tuple[dict[str, list[tuple[float, float, str]]], dict[str, float]]:
+    """(intervals by device, stream start by device) of a file write_labels wrote; ValueError
+    naming the line if it is not one."""
+    labels: dict[str, list[tuple[float, float, str]]] = {}
+    starts: dict[str, float] = {}
+    with open(path, newline="") as f:
+        rows = csv.reader(f)
+        header = tuple(next(rows, ()))
+        if header != LIVE_LABELS_HEADER:
+            raise ValueError(f"{path}: header {','.join(header)!r}, expected {','.join(LIVE_LABELS_HEADER)!r}")
+        for line, row in enumerate(rows, start=2):
+            try:
+                device_id, a, b, label, start = row
+                labels.setdefault(device_id, []).append((float(a), float(b), label))
+                starts[device_id] = float(start)
+            except ValueError as exc:
+                raise ValueError(f"{path}:{line}: {exc}") from None
+    return labels, starts

@@ -1,15 +1,18 @@
 """Shared pieces of the ECG cloud tests: gateway-shaped window and alert bodies from real simulated
-ECG, a real loopback webhook, and `edgeloop ecg archive` run in-process."""
+ECG, a real loopback webhook, `edgeloop ecg archive` run in-process, and the renderer processes
+this process has running."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import threading
 import time
 from datetime import UTC, datetime
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import numpy as np
 from edgeloop.cloud.ecg import archive_cli
@@ -90,3 +93,18 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
     code = parsed.func(parsed)
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def spawned_children() -> list[int]:
+    """Live children of this process started by multiprocessing's spawn (the archive's renderer
+    workers), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found

@@ -1,12 +1,18 @@
-"""The pathology archive, its pictures, the alert fan-out and `edgeloop ecg archive` (no broker here;
-tests/cloud/test_ecg_receiver.py covers MQTT). Windows are real simulated ECG through the wire format."""
+"""The pathology archive, its pictures and their low-priority renderer process, the alert fan-out and
+`edgeloop ecg archive` (no broker here; tests/cloud/test_ecg_receiver.py covers MQTT). Windows are
+real simulated ECG through the wire format. Tests about the archive's layout draw in-process (a
+renderer process costs seconds to start); the renderer's own tests use the default process."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import multiprocessing
+import os
+import re
+import signal
 import struct
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +20,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from archivekit import FS, T0, Webhook, recording, run, window_body
+from corekit import wait_for
 from edgeloop.cloud.ecg.alerts import AlertFanout
 from edgeloop.cloud.ecg.archive import ArchiveError, PathologyArchive, UnsafeIdError
 from edgeloop.cloud.ecg.render import RenderError, render_window_png
+from edgeloop.cloud.ecg.render_pool import RENDER_NICENESS, InProcessRenderer, RenderPool
 from edgeloop.components.ecg_prefilter.messages import (
     parse_window,
 )
+from edgeloop.simulator.wearable.simulator import WearableSimulator
+from PIL import Image
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -28,10 +38,14 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def in_process(root: Path) -> PathologyArchive:
+    return PathologyArchive(root, renderer=InProcessRenderer())
+
+
 # -- archive -------------------------------------------------------------------------------------
 
 def test_store_writes_the_layout_once_and_counts_a_redelivery_as_duplicate(tmp_path):
-    archive = PathologyArchive(tmp_path / "arch")
+    archive = in_process(tmp_path / "arch")
     body = window_body()
     window = parse_window(json.dumps(body))
     stored = archive.store(window, received_at=T0 + 61.5)
@@ -53,22 +67,23 @@ def test_store_writes_the_layout_once_and_counts_a_redelivery_as_duplicate(tmp_p
     again = archive.store(parse_window(json.dumps(body)), received_at=T0 + 70)   # a QoS 1 redelivery
     assert again.duplicate and again.received_at == T0 + 61.5
     assert (archive.stored, archive.duplicates, len(archive)) == (1, 1, 1)
-    other = PathologyArchive(tmp_path / "arch")        # another process's view: the index, not memory
+    other = in_process(tmp_path / "arch")              # another process's view: the index, not memory
     assert other.store(window).duplicate and len(other) == 1
     assert not list((tmp_path / "arch" / "tmp").iterdir())
 
 
 def _store_in_process(root: str, bodies: list[dict], out) -> None:
-    archive = PathologyArchive(root)
-    results = [archive.store(parse_window(body)).duplicate for body in bodies]
+    with PathologyArchive(root) as archive:         # the default renderer: its own worker process
+        results = [archive.store(parse_window(body)).duplicate for body in bodies]
     out.put(results)
 
 
-def test_two_processes_storing_the_same_windows_store_each_once_while_a_reader_reads(tmp_path):
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_two_processes_storing_the_same_windows_store_each_once_while_a_reader_reads(tmp_path, start_method):
     root = tmp_path / "arch"
     PathologyArchive(root)
     bodies = [window_body(window_id=f"wearable-0001-w{i}", start=T0 + 60 * i) for i in range(2)]
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context(start_method)   # a receiver may run in either kind of process
     out = ctx.Queue()
     procs = [ctx.Process(target=_store_in_process, args=(str(root), bodies, out)) for _ in range(2)]
     for proc in procs:
@@ -81,7 +96,7 @@ def test_two_processes_storing_the_same_windows_store_each_once_while_a_reader_r
             assert item.raw_path.exists() and item.png_path.exists()
         time.sleep(0.02)
     for proc in procs:
-        proc.join(30)
+        proc.join(60)
         assert proc.exitcode == 0
     duplicates = [out.get(timeout=5) for _ in procs]
     assert sum(d for result in duplicates for d in result) == 2       # each window stored exactly once
@@ -89,7 +104,7 @@ def test_two_processes_storing_the_same_windows_store_each_once_while_a_reader_r
 
 
 def test_review_labelled_filters_and_agreement(tmp_path):
-    archive = PathologyArchive(tmp_path)
+    archive = in_process(tmp_path)
     day2 = T0 + 86400
     for device, wid, condition, start in (("wearable-0001", "w-a", "af", T0), ("wearable-0001", "w-b", "noisy", T0 + 60),
                                           ("wearable-0002", "w-c", "other", day2)):
@@ -144,6 +159,113 @@ def test_render_draws_a_png_and_names_the_install_when_matplotlib_is_missing(tmp
     monkeypatch.setitem(__import__("sys").modules, "matplotlib.figure", None)
     with pytest.raises(RenderError, match=r"pip install 'edgeloop\[cloud\]'"):
         render_window_png(ecg, FS, tmp_path / "x.png", "no matplotlib")
+
+
+def picture(path: Path) -> tuple[Image.Image, str]:
+    """The decoded PNG (a truncated or corrupt file fails here) and the headline it carries."""
+    with Image.open(path) as image:
+        image.load()
+        return image.convert("RGB"), image.text["Title"]
+
+
+def drawn(image: Image.Image) -> tuple[int, float]:
+    """Trace-blue pixels in the upper panel, and the share of white in the spectrogram panel."""
+    pixels = np.asarray(image).astype(int)
+    trace = pixels[50:240, 80:910]
+    blue = int(np.count_nonzero((trace[..., 2] - trace[..., 0] > 60) & (trace[..., 0] < 120)))
+    spectrum = pixels[280:430, 80:910]
+    return blue, float(np.mean((spectrum == 255).all(axis=-1)))
+
+
+def test_the_picture_is_a_png_of_trace_and_spectrogram_with_its_scale_in_the_title(tmp_path):
+    ecg = recording("wearable-0001", "af")
+    image, title = picture(render_window_png(ecg, FS, tmp_path / "w.png", "wearable-0001 w-1"))
+    assert image.size == (1000, 500)
+    assert re.fullmatch(r"wearable-0001 w-1  \(trace ±[12] mV around [+-]0\.\d\d mV\)", title)  # not clipped
+    blue, white = drawn(image)
+    assert blue > 2000 and white < 0.01
+
+
+def test_an_out_of_range_trace_is_clipped_and_the_title_says_how_much(tmp_path):
+    ecg = recording("wearable-0001", "af").astype(np.float64)
+    ecg[3000:3500] += 60.0                                  # 2 s of electrode pop far beyond +-20 mV
+    image, title = picture(render_window_png(ecg, FS, tmp_path / "w.png", "popped"))
+    assert re.fullmatch(r"popped  \(trace ±20 mV around [+-]0\.\d\d mV, clipped: 3\.3 % of samples beyond\)", title)
+    assert image.size == (1000, 500) and drawn(image)[0] > 500
+
+
+@pytest.mark.parametrize(("seconds", "fs"), [(10, 250.0), (600, 125.0), (61, 360.0)])
+def test_windows_of_other_lengths_and_rates_draw_on_their_own_templates(tmp_path, seconds, fs):
+    ecg = WearableSimulator(fs, seed=3).record(seconds / 60, device_id="wearable-0005").ecg
+    image, title = picture(render_window_png(ecg, fs, tmp_path / "w.png", f"{seconds} s"))
+    assert image.size == (1000, 500) and title.startswith(f"{seconds} s  (trace ±")
+    assert drawn(image)[0] > 500
+
+
+def test_threads_drawing_at_once_get_the_pictures_they_would_get_alone(tmp_path):
+    windows = [(recording("wearable-0001", "af"), "af"), (recording("wearable-0002", "noisy"), "noisy")] * 3
+    alone = [render_window_png(ecg, FS, tmp_path / f"alone-{i}.png", name).read_bytes()
+             for i, (ecg, name) in enumerate(windows)]
+    threads = [threading.Thread(target=render_window_png, args=(ecg, FS, tmp_path / f"thread-{i}.png", name))
+               for i, (ecg, name) in enumerate(windows)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert [(tmp_path / f"thread-{i}.png").read_bytes() for i in range(len(windows))] == alone
+
+
+# -- the renderer process ------------------------------------------------------------------------
+
+def dead(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_the_archive_draws_in_a_worker_process_at_low_priority_and_close_ends_it(tmp_path):
+    archive = PathologyArchive(tmp_path / "arch")
+    assert isinstance(archive.renderer, RenderPool)         # the default, as the receiver uses it
+    niceness = os.nice(0)
+    try:
+        stored = archive.store(parse_window(window_body()))
+        assert picture(stored.png_path)[1].startswith("wearable-0001  wearable-0001-1709294400000  gateway: af")
+        again = archive.renderer.render(stored.raw_path, FS, tmp_path / "again.png", "again")
+        assert again.pid != os.getpid() and again.niceness >= RENDER_NICENESS
+        assert os.nice(0) == niceness                                     # only the worker was lowered
+        assert (tmp_path / "again.png").read_bytes()[1:4] == b"PNG"
+    finally:
+        archive.close()
+    assert dead(again.pid)
+    assert archive.store(parse_window(window_body(window_id="w-after-close"))).png_path.is_file()
+    archive.close()
+
+
+def test_a_killed_worker_costs_one_window_and_the_next_window_stores(tmp_path):
+    with PathologyArchive(tmp_path / "arch") as archive:
+        first = archive.store(parse_window(window_body(window_id="w-1")))
+        victim = archive.renderer.render(first.raw_path, FS, tmp_path / "probe.png", "probe").pid
+        os.kill(victim, signal.SIGKILL)                       # the OOM killer, or an operator
+        wait_for(lambda: dead(victim), timeout=10, what=f"worker {victim} to die")
+        with pytest.raises(RenderError, match="w-2 .*renderer process died"):
+            archive.store(parse_window(window_body(window_id="w-2", start=T0 + 60)))
+        third = archive.store(parse_window(window_body(window_id="w-3", start=T0 + 120)))
+        assert [w.window_id for w in archive.windows()] == ["w-1", "w-3"]
+        assert third.png_path.is_file() and not list((tmp_path / "arch" / "tmp").iterdir())
+        assert archive.renderer.render(third.raw_path, FS, tmp_path / "probe.png", "probe").pid != victim
+
+
+def test_a_window_of_nan_samples_is_refused_by_name_and_the_next_window_stores(tmp_path):
+    good = parse_window(window_body(window_id="w-good"))
+    ecg = good.ecg.copy()
+    ecg[100:103] = np.nan                                   # what a broken decoder upstream might send
+    bad = dataclasses.replace(good, window_id="w-bad", ecg=ecg)
+    with PathologyArchive(tmp_path / "arch") as archive:
+        with pytest.raises(RenderError, match="w-bad .*3 of 15000 samples are NaN or infinite .*index 100"):
+            archive.store(bad)
+        assert len(archive) == 0 and not (tmp_path / "arch" / "windows" / "af").exists()
+        assert archive.store(good).png_path.is_file() and len(archive) == 1
 
 
 # -- alert fan-out -------------------------------------------------------------------------------
@@ -216,7 +338,7 @@ def test_fanout_refuses_a_webhook_that_is_not_http(tmp_path):
 
 def test_cli_list_review_show_stats(tmp_path, capsys, monkeypatch):
     root = tmp_path / "arch"
-    archive = PathologyArchive(root)
+    archive = in_process(root)
     archive.store(parse_window(window_body("wearable-0001", "w-a", condition="af")))
     archive.store(parse_window(window_body("wearable-0002", "w-b", condition="noisy", start=T0 + 60)))
 
@@ -243,7 +365,7 @@ def test_cli_list_review_show_stats(tmp_path, capsys, monkeypatch):
 
     # --archive defaults to the cloud home's ecg-archive
     monkeypatch.setenv("EDGELOOP_HOME", str(tmp_path / "home"))
-    PathologyArchive(tmp_path / "home" / "ecg-archive").store(parse_window(window_body("wearable-0009", "w-h")))
+    in_process(tmp_path / "home" / "ecg-archive").store(parse_window(window_body("wearable-0009", "w-h")))
     code, out, _ = run(capsys, "list")
     assert code == 0 and "w-h" in out
 

@@ -32,12 +32,12 @@ def ecg_home(tmp_path_factory) -> Path:
     """A home whose archive has three forwarded windows, two of them reviewed, and one good run."""
     from edgeloop.cli import build_parser
     home = tmp_path_factory.mktemp("ecg-home")
-    archive = PathologyArchive(home / "ecg-archive")
-    for i, condition in enumerate(("af", "other", "noisy")):
-        body = window_body(f"wearable-000{i}", f"wearable-000{i}-1709294400000", condition=condition)
-        archive.store(parse_window(body))
-    archive.review("wearable-0000-1709294400000", "af", "dr-test")
-    archive.review("wearable-0001-1709294400000", "other", "dr-test")
+    with PathologyArchive(home / "ecg-archive") as archive:      # close(): its renderer process ends
+        for i, condition in enumerate(("af", "other", "noisy")):
+            body = window_body(f"wearable-000{i}", f"wearable-000{i}-1709294400000", condition=condition)
+            archive.store(parse_window(body))
+        archive.review("wearable-0000-1709294400000", "af", "dr-test")
+        archive.review("wearable-0001-1709294400000", "other", "dr-test")
     args = build_parser().parse_args(["pipeline", "run", "ecg", "--home", str(home), *GOOD])
     assert args.func(args) == 0
     return home

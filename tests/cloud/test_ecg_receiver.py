@@ -10,7 +10,7 @@ import time
 
 import paho.mqtt.client as mqtt
 import pytest
-from archivekit import Webhook, alert_body, window_body
+from archivekit import Webhook, alert_body, spawned_children, window_body
 from archivekit import run as run_cli
 from corekit import wait_for
 from edgeloop.cloud.ecg.alerts import AlertFanout
@@ -103,8 +103,10 @@ def test_windows_sent_while_the_receiver_is_down_arrive_after_a_restart(mosquitt
     publish(gateway, "wearable-0003", "alert", alert_body(body))
     with EcgCloudReceiver(mosquitto.url, archive, fanout, client_id="rx-restart") as receiver:
         wait_for(lambda: receiver.stats()["windows_stored"] == 1 and receiver.stats()["alerts"] == 1,
-                 timeout=10, what=f"the held window and alert (have {receiver.stats()})")
+                 timeout=20, what=f"the held window and alert (have {receiver.stats()})")
+        assert spawned_children()                     # the picture was drawn by the renderer process
     fanout.close()
+    assert spawned_children() == []                   # ... which stop() ended
     assert [w.window_id for w in archive.windows(label="other")] == ["wearable-0003-0007"]
 
 

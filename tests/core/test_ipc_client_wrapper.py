@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -68,3 +69,22 @@ def test_a_failing_inline_handler_costs_one_message_not_the_subscription(core: C
     for data in (b"first", b"bad", b"after"):
         pub.publish_binary(TOPIC, data)
     assert [got.get(timeout=10), got.get(timeout=10)] == [b"first", b"after"]
+
+
+def test_publishes_that_do_not_wait_arrive_in_order_and_failures_are_counted(core: CoreHarness) -> None:
+    sub, pub = _pair(core)
+    got: queue.Queue = queue.Queue()
+    sub.subscribe("dt/sensor/+", lambda topic, payload: got.put(payload), inline=True)
+    sent = [f"chunk {i}".encode() for i in range(1000)]
+    for data in sent[:500]:
+        pub.publish_binary(TOPIC, data, wait=False)
+    pub.publish_binary("dt/other/x", b"not in the policy", wait=False)     # refused by the core
+    for data in sent[500:]:
+        pub.publish_binary(TOPIC, data, wait=False)
+    assert [got.get(timeout=10) for _ in sent] == sent
+    deadline = time.monotonic() + 5
+    while pub.publish_failures == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert pub.publish_failures == 1
+    with pytest.raises(model.UnauthorizedError):       # a waiting publish raises instead
+        pub.publish_binary("dt/other/x", b"again")

@@ -15,6 +15,7 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 from edgeloop.simulator import cli as simulate_cli
+from edgeloop.simulator.wearable.dataset import read_labels
 from paho.mqtt.enums import CallbackAPIVersion
 
 FIELDS = {"device_id", "seq", "timestamp", "fs", "ecg", "ppg", "bpm"}
@@ -131,12 +132,13 @@ def test_publishes_every_device_with_continuous_seq_and_exact_fields(mosquitto, 
         assert np.allclose(np.diff([c["timestamp"] for c in chunks]), 1.0, atol=2e-3)
         assert max(np.ptp(c["ecg"]) for c in chunks) > 0.3  # a real ECG in mV, not zeros
         assert chunks[-1]["bpm"] == 0.0 or 30 < chunks[-1]["bpm"] < 220
-    truth = labels.read_text().splitlines()
-    assert truth[0] == "device_id,start_s,end_s,label"
-    rows = [line.split(",") for line in truth[1:]]
+    assert labels.read_text().splitlines()[0] == "device_id,start_s,end_s,label,stream_start"
+    truth, starts = read_labels(labels)
+    assert sorted(truth) == sorted(starts) == ids
     for device in ids:
-        mine = [r for r in rows if r[0] == device]
-        assert float(mine[0][1]) == 0.0 and float(mine[-1][2]) == 6.0  # what was published
+        assert truth[device][0][0] == 0.0 and truth[device][-1][1] == 6.0  # what was published
+        # stream seconds + stream_start = the chunks' own timestamps
+        assert starts[device] == pytest.approx(received[device][0]["timestamp"], abs=2e-3)
 
 
 def test_unreachable_broker_exits_2(unused_port, capsys) -> None:
