@@ -90,13 +90,15 @@ class PrefilterComponent:
     # -- start-up --------------------------------------------------------------------------------
     def start(self) -> None:
         sys.setswitchinterval(SWITCH_INTERVAL_S)
-        if isinstance(self.service.screener, ProcessScreener):
-            self.service.screener.start()       # before the first window: the processes import for a second or two
         problems = self._read_own_config(immediately=True)
         self.models.reload(announce=False)      # before subscribing: the first window finds the model
         self.service.model_problem = self.models.problem if self.service.model is None else None
         self.models.start()
         self.ipc.subscribe(SENSOR_FILTER, self._on_chunk, inline=True)
+        if isinstance(self.service.screener, ProcessScreener):
+            # after subscribing, so no chunk is missed while the processes import (1-2 s each; the
+            # chunks wait in the queue), and before "started", so the first windows find them ready
+            self.service.screener.start()
         self._publish_all(self.service.status("started", "; ".join(problems) or None, **self._queue_stats()))
         log.info("ready: screening with %s", self.models.describe() if self.service.model
                  else f"no model ({self.models.problem}); windows are counted as unscreened")
