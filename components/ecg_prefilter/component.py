@@ -130,7 +130,7 @@ class PrefilterComponent:
         """A window's result is ready (a screener thread): the worker collects it next."""
         self._jobs.put((URGENT, next(self._arrival), ("collect",)))
 
-    # -- callbacks (the IPC event-loop thread) -----------------------------------------------------------------
+    # -- callbacks (the IPC event-loop thread) ---------------------------------------------------
     def _on_chunk(self, topic: str, payload: Any) -> None:
         try:
             self._jobs.put_nowait((CHUNK, next(self._arrival), ("chunk", topic, payload)))
@@ -183,7 +183,7 @@ class PrefilterComponent:
     def _queue_stats(self) -> dict[str, int]:
         return {"queue_size": self._jobs.qsize(), "queue_high_water": self.high_water,
                 "queue_limit": self.QUEUE_LIMIT, "chunks_dropped_busy": self.dropped,
-                "publish_failures": getattr(self.ipc, "publish_failures", 0)}
+                "publish_failures": self.ipc.publish_failures}
 
     def _publish_all(self, out: list[Outgoing]) -> None:
         for message in out:

@@ -3,7 +3,7 @@
 `PrefilterService` is what com.edgeloop.EcgPrefilter runs on its worker thread (component.py wires
 it to IPC), and what tests drive directly:
 
-* `parse(topic, payload)` -> a messages.Chunk or a Rejected (cheap; the IPC callback calls it);
+* `parse(topic, payload)` -> a messages.Chunk or a Rejected (`handle_payload` parses, then handles);
 * `handle(item, now)` -> [Outgoing]: reassembles the device's stream (reassembly.DeviceStream) and
   hands each completed window to the screener (screening.py: analysis and classification, in this
   thread or in analysis processes). Every window whose result is ready, in the order the windows
@@ -221,6 +221,16 @@ class DeviceState:
 
 
 
+def _failure(window_id: str, exc: Exception) -> tuple[str, str]:
+    """(what the log says, what the device's error report says) of a window that was not screened."""
+    if isinstance(exc, SignalError):
+        return str(exc), str(exc)
+    if isinstance(exc, (ScreenerError, ModelRefused)):   # an analysis process died or refused the model
+        return str(exc), f"not screened ({exc})"
+    log.error("screening window %s failed", window_id, exc_info=exc)     # a bug: with its traceback
+    return f"{type(exc).__name__}: {exc}", f"analysis failed ({type(exc).__name__})"
+
+
 # -- the service ----------------------------------------------------------------------------------
 class PrefilterService:
     """Per-device reassembly, screening, summaries, error reports and counters (module docstring)."""
@@ -282,7 +292,7 @@ class PrefilterService:
 
     # -- chunks ----------------------------------------------------------------------------------
     def parse(self, topic: str, payload: Any) -> Chunk | Rejected:
-        """Validate one `dt/sensor/<id>` message (cheap enough for an IPC callback)."""
+        """Validate one `dt/sensor/<id>` message."""
         try:
             return parse_chunk(topic, payload, expected_fs=(self._next_settings or self.settings).fs)
         except ChunkError as exc:
@@ -404,19 +414,10 @@ class PrefilterService:
         out: list[Outgoing] = []
         try:
             screened = item.result.result()
-        except SignalError as exc:
-            self._window_failed(state, f"{window.window_id}: {exc}")
-            out += self._error(device_id, state, WINDOW_FIELD, f"window {window.window_id}: {exc}", now)
-            return out + self._summary_if_due(device_id, state, window.end)
-        except (ScreenerError, ModelRefused) as exc:   # an analysis process died or refused the model
-            self._window_failed(state, f"{window.window_id}: {exc}")
-            out += self._error(device_id, state, WINDOW_FIELD, f"window {window.window_id}: not screened ({exc})", now)
-            return out + self._summary_if_due(device_id, state, window.end)
-        except Exception as exc:   # a bug must cost one window, not the device or the gateway
-            log.exception("screening window %s failed", window.window_id)
-            self._window_failed(state, f"{window.window_id}: {type(exc).__name__}: {exc}")
-            out += self._error(device_id, state, WINDOW_FIELD,
-                               f"window {window.window_id}: analysis failed ({type(exc).__name__})", now)
+        except Exception as exc:   # a failure costs one window, not the device or the gateway
+            logged, reported = _failure(window.window_id, exc)
+            self._window_failed(state, f"{window.window_id}: {logged}")
+            out += self._error(device_id, state, WINDOW_FIELD, f"window {window.window_id}: {reported}", now)
             return out + self._summary_if_due(device_id, state, window.end)
         analysis, verdict = screened.analysis, screened.verdict
         self.counters["windows_screened"] += 1
