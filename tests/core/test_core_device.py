@@ -7,6 +7,8 @@ import base64
 import hashlib
 import json
 import socket
+import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -42,9 +44,12 @@ def echo_component(kit: ComponentKit, name: str, version: str = "1.0.0", *, inp:
 
 
 def test_two_components_talk_over_local_pubsub(core: RunningCore, kit: ComponentKit) -> None:
-    echo_component(kit, "com.test.Ping", inp="test/pong", out="test/ping/start")
-    echo_component(kit, "com.test.Pong", inp="test/ping/+", out="test/pong")
-    # A third component starts the exchange once: it publishes to test/ping/start via its own script.
+    # Ping and Pong answer each other; each answers two messages, so the exchange ends:
+    # kick -> Pong -> Ping -> Pong -> Ping -> Pong (third message, not answered).
+    bounded = {"maxReplies": 2}
+    echo_component(kit, "com.test.Ping", inp="test/pong", out="test/ping/start", extra_config=bounded)
+    echo_component(kit, "com.test.Pong", inp="test/ping/+", out="test/pong", extra_config=bounded)
+    # A third component starts the exchange once: it publishes to test/ping/x via its own script.
     kit.component("com.test.Kick", script=(
         "import time\n"
         "from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2\n"
@@ -53,20 +58,27 @@ def test_two_components_talk_over_local_pubsub(core: RunningCore, kit: Component
         "ipc.publish_to_topic(topic='test/ping/x', publish_message=PublishMessage(json_message=JsonMessage(message={'n': 1})))\n"),
         config={"accessControl": pubsub_policy("com.test.Kick", ["test/ping/x"], [])},
         dependencies={"com.test.Pong": {"VersionRequirement": "^1.0.0", "DependencyType": "HARD"}},
-        lifecycle={"Run": f"sleep 1 && {__import__('sys').executable} -u {{artifacts:path}}/main.py"})
+        lifecycle={"Run": f"sleep 1 && {sys.executable} -u {{artifacts:path}}/main.py"})
     core.deploy(kit, {"com.test.Ping": "1.0.0", "com.test.Pong": "1.0.0", "com.test.Kick": "1.0.0"})
     pong_seen = core.paths.work_dir("com.test.Pong") / "seen.jsonl"
     ping_seen = core.paths.work_dir("com.test.Ping") / "seen.jsonl"
-    wait_for(lambda: read_jsonl(pong_seen), what="Pong to receive the kick")
-    first = read_jsonl(pong_seen)[0]
-    assert first == {"topic": "test/ping/x", "payload": {"n": 1}}
-    wait_for(lambda: read_jsonl(ping_seen), what="Ping to receive Pong's echo")
-    echoed = read_jsonl(ping_seen)[0]
+    wait_for(lambda: len(read_jsonl(pong_seen)) == 3, what="Pong to receive the kick and two echoes")
+    pong_got = read_jsonl(pong_seen)
+    assert pong_got[0] == {"topic": "test/ping/x", "payload": {"n": 1}}
+    assert [m["topic"] for m in pong_got[1:]] == ["test/ping/start", "test/ping/start"]
+    ping_got = read_jsonl(ping_seen)
+    assert len(ping_got) == 2
+    echoed = ping_got[0]
     assert echoed["topic"] == "test/pong"
     assert echoed["payload"]["echo"] == {"n": 1}
     assert echoed["payload"]["thing"] == "edgeloop-core"
+    # The last message Pong saw carries the whole exchange, four replies deep around the kick.
+    assert pong_got[2]["payload"]["echo"]["echo"]["echo"]["echo"] == {"n": 1}
     core.wait_state("com.test.Kick", "FINISHED")
     assert core.state("com.test.Ping") == "RUNNING"
+    # Nothing more arrives once both have used their replies.
+    time.sleep(0.5)
+    assert len(read_jsonl(pong_seen)) == 3 and len(read_jsonl(ping_seen)) == 2
 
 
 def test_unauthorized_publish_is_refused_with_a_typed_error(core: RunningCore, kit: ComponentKit) -> None:
