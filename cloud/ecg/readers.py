@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from edgeloop.components.ecg_prefilter.filters import SignalError, validate_fs
+from edgeloop.components.ecg_prefilter.filters import SignalError, validate_recording_fs
 
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3}
 TEXT_SUFFIXES = (".csv", ".txt")
@@ -44,7 +44,7 @@ def _fs(path: Path, fs: float | None, kind: str) -> float:
     if fs is None:
         raise RecordingError(f"{path}: a {kind} file does not say its sampling rate; pass --fs HZ")
     try:
-        return validate_fs(fs)
+        return validate_recording_fs(fs)
     except SignalError as exc:
         raise RecordingError(f"{path}: {exc}") from None
 
@@ -142,7 +142,7 @@ def _read_wfdb(base: Path, fs: float | None, lead: str | None) -> Recording:
         raise RecordingError(f"{base}.hea: the header says {rate:g} Hz but --fs {float(fs):g} was given; "
                              "leave --fs out for WFDB records")
     try:
-        rate = validate_fs(rate)
+        rate = validate_recording_fs(rate)
     except SignalError as exc:
         raise RecordingError(f"{base}.hea: {exc}") from None
     signal = _checked(Path(f"{base}.dat"), np.asarray(record.p_signal[:, channel]), "sample") * scale

@@ -1,7 +1,7 @@
 """Offline screening of a whole recording with the gateway's rule: 60 s windows, one verdict each.
 
 The recording is resampled to 250 Hz (the rate the classifier's features were learned at) when it
-was recorded at another rate, then cut with the gateway's stride rule (strides.stride_starts).
+was recorded at another rate (any rate from 50 Hz to 10 kHz: filters.validate_recording_fs), then cut with the gateway's stride rule (strides.stride_starts).
 Ends that rule would drop are still screened, because a recording handed in for screening should
 be screened whole:
   - a recording shorter than one window but at least 10 s long is screened as one shorter window
@@ -21,11 +21,12 @@ import numpy as np
 from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
 from edgeloop.components.ecg_prefilter.features import analyse_window
 from edgeloop.components.ecg_prefilter.filters import (
+    MAX_RECORDING_FS,
     MIN_SECONDS,
     SignalError,
     resample,
     validate_ecg,
-    validate_fs,
+    validate_recording_fs,
 )
 from edgeloop.components.ecg_prefilter.strides import stride_starts
 
@@ -50,8 +51,8 @@ def screen_recording(ecg: Any, fs: float, model: EcgClassifier, window_s: float 
 
     Times are seconds from the start of the recording. A window whose analysis fails has label,
     score and forward None and an `error` naming the problem (the others are still screened)."""
-    fs = validate_fs(fs)
-    x = validate_ecg(ecg, fs, min_seconds=MIN_SECONDS)
+    fs = validate_recording_fs(fs)
+    x = validate_ecg(ecg, fs, min_seconds=MIN_SECONDS, max_fs=MAX_RECORDING_FS)
     if not math.isclose(fs, MODEL_FS):
         x, fs = resample(x, fs, MODEL_FS), MODEL_FS
     bounds = window_bounds(x.size, fs, window_s, hop_s)

