@@ -123,6 +123,8 @@ class Nucleus:
     def _iot_link(self) -> IotCoreLink:
         o = self.options
         if o.iot_endpoint:
+            if not (o.cert and o.key):
+                raise ValueError("an IoT Core endpoint needs a device certificate and key")
             return IotCoreLink.for_aws_iot(o.iot_endpoint, o.cert, o.key, o.ca, o.thing_name, self.paths.spool)
         if o.cloud_url:
             return IotCoreLink.for_broker(o.cloud_url, o.thing_name, self.paths.spool)

@@ -30,16 +30,15 @@ from ..lifecycle.manager import LifecycleManager
 from ..paths import CorePaths
 from ..recipes.artifacts import ArtifactError, prepare_artifacts
 from ..recipes.loader import Recipe, RecipeError, load_recipe
+from ..recipes.model import Manifest
 from ..recipes.platform import select_manifest
 from ..recipes.resolver import ResolutionError, dependency_order, resolve
 from ..recipes.store import ComponentStore
 from .notifier import UpdateNotifier
 from .records import (
-    FAILED_NO_STATE_CHANGE,
-    FAILED_ROLLBACK_COMPLETE,
-    FAILED_ROLLBACK_NOT_REQUESTED,
-    FAILED_UNABLE_TO_ROLLBACK,
-    SUCCESSFUL,
+    DeploymentStatus,
+    DetailedStatus,
+    FailurePolicy,
     DeploymentRecord,
     DeploymentRecords,
     DeploymentRequest,
@@ -48,7 +47,7 @@ from .records import (
 log = logging.getLogger(__name__)
 
 RECIPE_SUFFIXES = (".yaml", ".yml", ".json")
-SpecBuilder = Callable[[Recipe, dict[str, Any]], ComponentSpec]
+SpecBuilder = Callable[[Recipe, Manifest], ComponentSpec]
 
 
 class DeploymentFailed(Exception):
@@ -115,8 +114,8 @@ class DeploymentHandler:
         self._lifecycle.start_all(order)
         # Deployments that were under way when the core stopped did not finish.
         for record in self.records.all():
-            if record.status in ("QUEUED", "IN_PROGRESS"):
-                self._finish(record, "FAILED", FAILED_NO_STATE_CHANGE,
+            if record.status in (DeploymentStatus.QUEUED, DeploymentStatus.IN_PROGRESS):
+                self._finish(record, DeploymentStatus.FAILED, DetailedStatus.FAILED_NO_STATE_CHANGE,
                              "the core stopped before this deployment finished", "CORE_RESTARTED")
 
     def start(self) -> None:
@@ -133,7 +132,7 @@ class DeploymentHandler:
 
     # -- the DeploymentApi (IPC) -----------------------------------------------------------------
     def submit(self, request: DeploymentRequest) -> DeploymentRecord:
-        if request.failure_policy not in ("ROLLBACK", "DO_NOTHING"):
+        if request.failure_policy not in set(FailurePolicy):
             raise InvalidArguments(f"failureHandlingPolicy must be ROLLBACK or DO_NOTHING, got {request.failure_policy!r}")
         record = DeploymentRecord.new(request)
         self.records.save(record)
@@ -166,9 +165,11 @@ class DeploymentHandler:
                 await self._deploy(record)
             except Exception as exc:  # a bug must not stop later deployments
                 log.exception("deployment %s crashed", record.deployment_id)
-                self._finish(record, "FAILED", FAILED_UNABLE_TO_ROLLBACK, f"internal error: {exc}", "INTERNAL_ERROR")
+                self._finish(record, DeploymentStatus.FAILED, DetailedStatus.FAILED_UNABLE_TO_ROLLBACK,
+                             f"internal error: {exc}", "INTERNAL_ERROR")
 
-    def _finish(self, record: DeploymentRecord, status: str, detailed: str, cause: str | None = None,
+    def _finish(self, record: DeploymentRecord, status: DeploymentStatus, detailed: DetailedStatus,
+                cause: str | None = None,
                 error_type: str | None = None) -> None:
         record.status, record.detailed_status, record.finished_on = status, detailed, time.time()
         if cause:
@@ -176,19 +177,20 @@ class DeploymentHandler:
             record.error_stack = [error_type or "DEPLOYMENT_FAILURE", cause]
             record.error_types = [error_type or "DEPLOYMENT_FAILURE"]
         self.records.save(record)
-        level = logging.INFO if status == "SUCCEEDED" else logging.ERROR
+        level = logging.INFO if status == DeploymentStatus.SUCCEEDED else logging.ERROR
         log.log(level, "deployment %s %s (%s)%s", record.deployment_id, status, detailed,
                 f": {cause}" if cause else "")
 
     async def _deploy(self, record: DeploymentRecord) -> None:
-        record.status = "IN_PROGRESS"
+        record.status = DeploymentStatus.IN_PROGRESS
         self.records.save(record)
         log.info("deployment %s started: merge %s remove %s", record.deployment_id, record.request.merge,
                  record.request.remove)
         try:
             target = self._prepare(record.request)
         except DeploymentFailed as exc:
-            self._finish(record, "FAILED", FAILED_NO_STATE_CHANGE, str(exc), exc.error_type)
+            self._finish(record, DeploymentStatus.FAILED, DetailedStatus.FAILED_NO_STATE_CHANGE, str(exc),
+                         exc.error_type)
             return
         previous = DeployedSet(dict(self.deployed.roots), dict(self.deployed.resolved),
                                dict(self.deployed.recipe_digests))
@@ -204,18 +206,20 @@ class DeploymentHandler:
             self.deployed = target
             self.deployed.save(self._deployed_file)
             self.notifier.after_update(record.deployment_id)
-            self._finish(record, "SUCCEEDED", SUCCESSFUL)
+            self._finish(record, DeploymentStatus.SUCCEEDED, DetailedStatus.SUCCESSFUL)
             return
         cause = "; ".join(failed)
-        if record.request.failure_policy == "DO_NOTHING":
+        if record.request.failure_policy == FailurePolicy.DO_NOTHING:
             self.deployed = target
             self.deployed.save(self._deployed_file)
-            self._finish(record, "FAILED", FAILED_ROLLBACK_NOT_REQUESTED, cause, "COMPONENT_UPDATE_ERROR")
+            self._finish(record, DeploymentStatus.FAILED, DetailedStatus.FAILED_ROLLBACK_NOT_REQUESTED, cause,
+                         "COMPONENT_UPDATE_ERROR")
             return
         log.warning("deployment %s failed (%s); rolling back", record.deployment_id, cause)
         rolled_back = await self._rollback(previous, target, changed, removed, configs_before)
-        self._finish(record, "FAILED", FAILED_ROLLBACK_COMPLETE if rolled_back else FAILED_UNABLE_TO_ROLLBACK,
-                     cause, "COMPONENT_UPDATE_ERROR")
+        detailed = (DetailedStatus.FAILED_ROLLBACK_COMPLETE if rolled_back
+                    else DetailedStatus.FAILED_UNABLE_TO_ROLLBACK)
+        self._finish(record, DeploymentStatus.FAILED, detailed, cause, "COMPONENT_UPDATE_ERROR")
 
     # -- phase 1 -----------------------------------------------------------------------------
     def _prepare(self, request: DeploymentRequest) -> DeployedSet:
@@ -303,8 +307,8 @@ class DeploymentHandler:
         for name in removed:
             self._config.remove(name)
         new_order = self._order(target.resolved)
-        rendered_before = {name: self._lifecycle.runner(name).rendered() for name in configuration
-                           if name not in changed and self._lifecycle.runner(name)}
+        rendered_before = {name: runner.rendered() for name in configuration
+                           if name not in changed and (runner := self._lifecycle.runner(name))}
         try:
             for name in sorted(set(new_order) | (set(configuration) & set(self._builtins))):
                 if name in self._builtins:
@@ -321,7 +325,7 @@ class DeploymentHandler:
         except ConfigError as exc:
             return [str(exc)]
         restarted = [name for name, before in rendered_before.items()
-                     if self._lifecycle.runner(name) and self._lifecycle.runner(name).rendered() != before]
+                     if (runner := self._lifecycle.runner(name)) and runner.rendered() != before]
         for name in restarted:
             log.info("%s: its lifecycle uses configuration that changed; restarting it", name)
             self._lifecycle.restart(name)
@@ -345,8 +349,8 @@ class DeploymentHandler:
         states = await self._lifecycle.wait_settled(changed + restarted, self.settle_timeout_s, self.stable_s)
         for name, state in states.items():
             if not state.is_up:
-                runner = self._lifecycle.runner(name)
-                why = runner.last_error if runner and runner.last_error else f"not up after {self.settle_timeout_s:g}s"
+                current = self._lifecycle.runner(name)
+                why = current.last_error if current and current.last_error else f"not up after {self.settle_timeout_s:g}s"
                 failures.append(f"{name} {target.resolved[name]} is {state}: {why}")
         return failures
 

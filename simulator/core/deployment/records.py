@@ -7,16 +7,36 @@ import os
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-# Greengrass's detailed deployment statuses.
-SUCCESSFUL = "SUCCESSFUL"
-FAILED_NO_STATE_CHANGE = "FAILED_NO_STATE_CHANGE"
-FAILED_ROLLBACK_NOT_REQUESTED = "FAILED_ROLLBACK_NOT_REQUESTED"
-FAILED_ROLLBACK_COMPLETE = "FAILED_ROLLBACK_COMPLETE"
-FAILED_UNABLE_TO_ROLLBACK = "FAILED_UNABLE_TO_ROLLBACK"
-REJECTED = "REJECTED"
+
+class DeploymentStatus(StrEnum):
+    """A local deployment's status, as the IPC API's DeploymentStatus (strings on the wire and on disk)."""
+
+    QUEUED = "QUEUED"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class DetailedStatus(StrEnum):
+    """Greengrass's detailed deployment statuses (DeploymentStatusDetails.detailedDeploymentStatus)."""
+
+    SUCCESSFUL = "SUCCESSFUL"
+    FAILED_NO_STATE_CHANGE = "FAILED_NO_STATE_CHANGE"
+    FAILED_ROLLBACK_NOT_REQUESTED = "FAILED_ROLLBACK_NOT_REQUESTED"
+    FAILED_ROLLBACK_COMPLETE = "FAILED_ROLLBACK_COMPLETE"
+    FAILED_UNABLE_TO_ROLLBACK = "FAILED_UNABLE_TO_ROLLBACK"
+    REJECTED = "REJECTED"
+
+
+class FailurePolicy(StrEnum):
+    """What a failed deployment does (CreateLocalDeployment's failureHandlingPolicy)."""
+
+    ROLLBACK = "ROLLBACK"
+    DO_NOTHING = "DO_NOTHING"
 
 
 @dataclass
@@ -28,7 +48,7 @@ class DeploymentRequest:
     merge: dict[str, str] = field(default_factory=dict)           # root component -> version
     remove: list[str] = field(default_factory=list)
     configuration: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> {"MERGE": {}, "RESET": []}
-    failure_policy: str = "ROLLBACK"                              # ROLLBACK | DO_NOTHING
+    failure_policy: str = FailurePolicy.ROLLBACK                  # checked by DeploymentHandler.submit
     group_name: str = "LOCAL_DEPLOYMENT"
 
     @classmethod
@@ -39,7 +59,7 @@ class DeploymentRequest:
             merge=dict(payload.get("rootComponentVersionsToAdd") or {}),
             remove=list(payload.get("rootComponentsToRemove") or []),
             configuration=dict(payload.get("componentToConfiguration") or {}),
-            failure_policy=payload.get("failureHandlingPolicy") or "ROLLBACK",
+            failure_policy=payload.get("failureHandlingPolicy") or FailurePolicy.ROLLBACK,
             group_name=payload.get("groupName") or "LOCAL_DEPLOYMENT")
 
 
@@ -48,8 +68,8 @@ class DeploymentRecord:
     deployment_id: str
     request: DeploymentRequest
     created_on: float = field(default_factory=time.time)
-    status: str = "QUEUED"          # QUEUED | IN_PROGRESS | SUCCEEDED | FAILED
-    detailed_status: str | None = None
+    status: DeploymentStatus = DeploymentStatus.QUEUED
+    detailed_status: DetailedStatus | None = None
     failure_cause: str | None = None
     error_stack: list[str] = field(default_factory=list)
     error_types: list[str] = field(default_factory=list)
@@ -100,4 +120,7 @@ class DeploymentRecords:
     def _load(path: Path) -> DeploymentRecord:
         raw = json.loads(path.read_text())
         raw["request"] = DeploymentRequest(**raw["request"])
+        raw["status"] = DeploymentStatus(raw["status"])
+        if raw.get("detailed_status") is not None:
+            raw["detailed_status"] = DetailedStatus(raw["detailed_status"])
         return DeploymentRecord(**raw)

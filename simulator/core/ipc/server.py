@@ -95,7 +95,7 @@ class _Stream:
             self._write_event(payload)
         else:
             try:
-                server._loop.call_soon_threadsafe(self._write_event, payload)
+                server.loop.call_soon_threadsafe(self._write_event, payload)
             except RuntimeError:  # loop closed: the core is shutting down
                 pass
 
@@ -152,7 +152,7 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.server._connections.add(self)
-        self.server._loop.call_later(CONNECT_TIMEOUT_SECONDS, self._connect_deadline)  # type: ignore[union-attr]
+        self.server.loop.call_later(CONNECT_TIMEOUT_SECONDS, self._connect_deadline)
 
     def _connect_deadline(self) -> None:
         if self.component is None and not self.closing and not self.refused:
@@ -193,7 +193,7 @@ class _Connection(asyncio.Protocol):
         self._out_bytes += len(data)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            self.server._loop.call_soon(self._flush)  # type: ignore[union-attr]
+            self.server.loop.call_soon(self._flush)
 
     def write_event(self, data: bytes) -> None:
         if self.closing:
@@ -237,14 +237,14 @@ class _Connection(asyncio.Protocol):
     # reading -------------------------------------------------------------------------------
     def handle(self, message: wire.Message) -> None:
         headers = {h.name: h.value for h in message.headers}
-        message_type = headers.get(wire.MESSAGE_TYPE)
-        flags = headers.get(wire.MESSAGE_FLAGS)
-        stream_id = headers.get(wire.STREAM_ID)
-        for name, value in ((wire.MESSAGE_TYPE, message_type), (wire.MESSAGE_FLAGS, flags),
-                            (wire.STREAM_ID, stream_id)):
+        numbers: list[int] = []
+        for name in (wire.MESSAGE_TYPE, wire.MESSAGE_FLAGS, wire.STREAM_ID):
+            value = headers.get(name)
             if type(value) is not int:
                 self.protocol_error(f"header {name} is missing or not an int32")
                 return
+            numbers.append(value)
+        message_type, flags, stream_id = numbers
         if self.component is None:
             self.handle_connect(message_type, stream_id, headers, message.payload)
             return
@@ -395,6 +395,13 @@ class IpcServer:
         self.calls = 0
         self.errors = 0
         self.dropped_events = 0
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the server runs on; connections exist only after start() set it."""
+        if self._loop is None:
+            raise RuntimeError("the IPC server is not started")
+        return self._loop
 
     async def start(self) -> None:
         if len(str(self.socket_path).encode()) > 107:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class State(str, Enum):
+class State(StrEnum):
     NEW = "NEW"
     INSTALLED = "INSTALLED"
     STARTING = "STARTING"
@@ -19,9 +19,6 @@ class State(str, Enum):
     def is_up(self) -> bool:
         """A dependency in this state lets its HARD dependents start (Greengrass: RUNNING or FINISHED)."""
         return self in (State.RUNNING, State.FINISHED)
-
-    def __str__(self) -> str:
-        return self.value
 
 
 # How many errors put a component in BROKEN, and within which window (Greengrass: 3 within an hour).

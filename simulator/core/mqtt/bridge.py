@@ -34,6 +34,7 @@ are merged and do not duplicate.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -70,7 +71,7 @@ def pubsub_payload(message: Message) -> bytes:
 class Bridge:
     def __init__(self, bus: PubSubBus, iot_link: IotCoreLinkApi | None, local_broker_url: str,
                  client_id: str = "aws.greengrass.clientdevices.mqtt.Bridge", *,
-                 call_soon: Callable[[Callable[[], None]], None] | None = None,
+                 call_soon: Callable[[Callable[[], None]], object] | None = None,
                  echo_window_s: float = 30.0) -> None:
         self.bus = bus
         self.iot_link = iot_link
@@ -119,6 +120,13 @@ class Bridge:
     def routes(self) -> list[Route]:
         return [r for rs in self._routes.values() for r in rs]
 
+    @property
+    def _link(self) -> IotCoreLinkApi:
+        """The IoT Core link; only IotCore routes use it, and apply() refuses them without one."""
+        if self.iot_link is None:
+            raise RuntimeError("the bridge has no IoT Core link")
+        return self.iot_link
+
     def apply(self, mapping: dict[str, Any] | None) -> None:
         """Validate `mqttTopicMapping` and replace the routes and subscriptions live.
 
@@ -146,7 +154,7 @@ class Bridge:
                 self._subscribe_local(f)
             for f in self._local_filters - wanted:
                 rc, mid = self._local.unsubscribe(f)
-                if rc == paho.MQTT_ERR_SUCCESS:
+                if rc == paho.MQTT_ERR_SUCCESS and mid is not None:
                     self._pending_local.add(mid)
         self._local_filters = wanted
 
@@ -154,7 +162,7 @@ class Bridge:
         for f in set(self._iot_subs) - wanted:
             self._iot_subs.pop(f)()
         for f in wanted - set(self._iot_subs):
-            self._iot_subs[f] = self.iot_link.subscribe(f, 1, self._on_iot_message, subscriber=BRIDGE_SOURCE)
+            self._iot_subs[f] = self._link.subscribe(f, 1, self._on_iot_message, subscriber=BRIDGE_SOURCE)
 
         self._echo_filters = {"LocalMqtt": frozenset(self._local_filters), "IotCore": frozenset(self._iot_subs)}
 
@@ -163,7 +171,7 @@ class Bridge:
             self._close_bus_sub(self._bus_subs.pop(f))
         for f in wanted - set(self._bus_subs):
             self._bus_subs[f] = None
-            self.call_soon(lambda f=f: self._open_bus_sub(f))
+            self.call_soon(functools.partial(self._open_bus_sub, f))
 
     def _open_bus_sub(self, topic_filter: str) -> None:
         # Runs on the bus owner's thread.
@@ -179,7 +187,7 @@ class Bridge:
 
     def _subscribe_local(self, topic_filter: str) -> None:
         rc, mid = self._local.subscribe(topic_filter, 1)
-        if rc == paho.MQTT_ERR_SUCCESS:
+        if rc == paho.MQTT_ERR_SUCCESS and mid is not None:
             self._pending_local.add(mid)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -214,8 +222,9 @@ class Bridge:
             with self._lock:
                 ok = self._local_connected and not self._pending_local and all(
                     s is not None for s in self._bus_subs.values())
-            if ok and self._iot_subs and hasattr(self.iot_link, "wait_ready"):
-                ok = self.iot_link.wait_ready(max(0.0, deadline - time.monotonic()))
+            wait_link = getattr(self.iot_link, "wait_ready", None)  # the link's own readiness, where it has one
+            if ok and self._iot_subs and wait_link is not None:
+                ok = wait_link(max(0.0, deadline - time.monotonic()))
             if ok:
                 return True
             if time.monotonic() > deadline:
@@ -282,7 +291,7 @@ class Bridge:
         else:
             copies = self._expect_echo("IotCore", topic, payload)
             try:
-                self.iot_link.publish(IotMessage(topic=topic, payload=payload, qos=1))
+                self._link.publish(IotMessage(topic=topic, payload=payload, qos=1))
             except Exception:
                 for _ in range(copies):  # nothing was sent, so nothing will come back
                     self._echo["IotCore"].is_echo(topic, payload)

@@ -163,7 +163,10 @@ class EmbeddedBroker:
     def _first_line(proc: subprocess.Popen[str], timeout: float) -> str:
         # readline() blocks; a helper thread lets us give up after `timeout`.
         result: list[str] = []
-        reader = threading.Thread(target=lambda: result.append(proc.stdout.readline()), daemon=True)
+        stdout = proc.stdout
+        if stdout is None:
+            raise ValueError("the broker process was started without stdout=PIPE")
+        reader = threading.Thread(target=lambda: result.append(stdout.readline()), daemon=True)
         reader.start()
         reader.join(timeout)
         if reader.is_alive():

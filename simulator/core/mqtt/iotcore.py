@@ -33,6 +33,7 @@ from .spool import DEFAULT_MAX_BYTES, Spool
 from .transports import (
     AwsIotTransport,
     NotConnected,
+    Pending,
     PahoTransport,
     Transport,
     TransportEvents,
@@ -140,7 +141,9 @@ class IotCoreLink:
 
     def wait_ready(self, timeout: float) -> bool:
         """Connected and every subscription acknowledged by the broker (tests, start-up)."""
-        return self._wait(lambda: self.connected and self._transport.pending_subscriptions() == 0, timeout)
+        transport = self._transport
+        return self._wait(lambda: transport is not None and transport.connected
+                          and transport.pending_subscriptions() == 0, timeout)
 
     def wait_drained(self, timeout: float) -> bool:
         """True once the spool is empty."""
@@ -168,7 +171,7 @@ class IotCoreLink:
             if self._closed:
                 raise CoreError(f"the IoT Core link to {self.description} is stopped; "
                                 f"the message to {message.topic!r} was not accepted")
-            if self.connected and len(self._spool) == 0:
+            if self._transport is not None and self._transport.connected and len(self._spool) == 0:
                 try:
                     self._transport.publish(message)
                     self.sent += 1
@@ -195,7 +198,9 @@ class IotCoreLink:
 
     def _drain_batch(self) -> None:
         batch = self._spool.peek(_BATCH)
-        handed: list[tuple[int, object]] = []
+        handed: list[tuple[int, Pending]] = []
+        if self._transport is None:
+            return
         with self._send_lock:
             for row_id, msg in batch:
                 try:

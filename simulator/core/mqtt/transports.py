@@ -134,9 +134,10 @@ class PahoTransport:
         self.description = url
         self.client_id = client_id
         protocol = paho.MQTTv5 if self.url.mqtt5 else paho.MQTTv311
-        kwargs = {} if self.url.mqtt5 else {"clean_session": True}
+        # MQTT 5 has no clean_session flag (paho refuses it); 3.1.1 starts clean.
+        clean_session = None if self.url.mqtt5 else True
         self._client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
-                                   **kwargs)
+                                   clean_session=clean_session)
         self._client.reconnect_delay_set(min_backoff, max_backoff)
         self._client.max_inflight_messages_set(1000)
         self._keepalive = keepalive
@@ -197,14 +198,14 @@ class PahoTransport:
         if self._connected:
             with self._lock:
                 rc, mid = self._client.subscribe(topic_filter, qos)
-                if rc == paho.MQTT_ERR_SUCCESS:
+                if rc == paho.MQTT_ERR_SUCCESS and mid is not None:
                     self._pending_subs.add(mid)
 
     def unsubscribe(self, topic_filter: str) -> None:
         if self._connected:
             with self._lock:
                 rc, mid = self._client.unsubscribe(topic_filter)
-                if rc == paho.MQTT_ERR_SUCCESS:
+                if rc == paho.MQTT_ERR_SUCCESS and mid is not None:
                     self._pending_subs.add(mid)
 
     def pending_subscriptions(self) -> int:

@@ -57,7 +57,7 @@ class _RecipeYamlLoader(yaml.SafeLoader):
     """SafeLoader without timestamps (the reference writes `RecipeFormatVersion: 2020-01-25` unquoted
     and means the string) and with duplicate keys refused instead of silently overwritten."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: set = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)

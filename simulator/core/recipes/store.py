@@ -87,8 +87,9 @@ class ComponentStore:
                 data = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
-            if isinstance(data, dict) and isinstance(data.get("ComponentName"), str):
-                out.setdefault(data["ComponentName"], []).append(data.get("ComponentVersion"))
+            if (isinstance(data, dict) and isinstance(data.get("ComponentName"), str)
+                    and isinstance(data.get("ComponentVersion"), str)):
+                out.setdefault(data["ComponentName"], []).append(data["ComponentVersion"])
         return {name: nodesemver.sort(v, loose=False) for name, v in out.items()}
 
     def remove(self, name: str, version: str) -> None:
