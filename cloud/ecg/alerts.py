@@ -19,7 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Protocol, Self, TextIO, runtime_checkable
 from urllib.parse import urlsplit
 
 Log = Callable[[str], None]
@@ -148,7 +148,7 @@ class JsonLines:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file = None
+        self._file: TextIO | None = None
         self._lock = threading.Lock()
 
     def append(self, record: dict[str, Any]) -> None:

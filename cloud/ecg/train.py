@@ -14,6 +14,7 @@ training matrix, the seed, the time and the edgeloop version go into the model's
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,11 +51,12 @@ def train_classifier(out: str | Path, *, seed: int = 0, archive: str | Path | No
                      params: dict[str, Any] | None = None, progress: bool = True) -> TrainResult:
     """Build the three device sets, fit, evaluate on held-out devices and save to `out`."""
     mix = parse_mix(ENRICHED_MIX)
-    common = {"minutes": minutes, "mix": mix, "hop_s": HOP_S, "workers": workers, "progress": progress}
-    simulated = simulated_windows(seed=seed, devices=devices, **common)
+    common = functools.partial(simulated_windows, minutes=minutes, mix=mix, hop_s=HOP_S, workers=workers,
+                               progress=progress)
+    simulated = common(seed=seed, devices=devices)
     reviewed = archive_windows(archive) if archive is not None else None
     training = WindowSet.concat([simulated] + ([reviewed] if reviewed is not None else []))
-    validation = simulated_windows(seed=seed + 1, devices=validation_devices(devices), **common)
+    validation = common(seed=seed + 1, devices=validation_devices(devices))
     specs = held_out_specs(seed + 2, devices, minutes, HOP_S)
     held_out = {name: spec.windows(workers=workers, progress=progress) for name, spec in specs.items()}
 

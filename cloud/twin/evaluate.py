@@ -132,7 +132,7 @@ def evaluate(model: PowerModel, plant: PlantOracle, requests: Sequence[Request] 
         baseline = _pointwise_mean_power(plant, "staging", flow, pressure)
         singles = {c: float(np.mean(plant.true_power(c, flow, pressure))) for c in plant.configurations}
         singles = {c: v for c, v in singles.items() if np.isfinite(v)}
-        best = min(singles, key=singles.get) if singles else None
+        best = min(singles, key=lambda c: singles[c]) if singles else None
         twin = ranking.ranked[0].config if ranking.ranked else None
         twin_kw = None
         feasible = True
@@ -144,12 +144,12 @@ def evaluate(model: PowerModel, plant: PlantOracle, requests: Sequence[Request] 
                                        best, singles.get(best) if best else None, feasible))
         if advance:
             advance(f"flow {request.flow[0]:g}-{request.flow[1]:g}")
-    scored = [o for o in outcomes if o.twin_kw is not None]
-    regret = [100 * (o.twin_kw - o.oracle_kw) / o.oracle_kw for o in scored]
+    scored = [(o, o.twin_kw) for o in outcomes if o.twin_kw is not None]
+    regret = [100 * (twin_kw - o.oracle_kw) / o.oracle_kw for o, twin_kw in scored]
     single = [100 * (o.best_single_kw - o.oracle_kw) / o.oracle_kw for o in outcomes if o.best_single_kw]
-    possible = sum(o.baseline_kw - o.oracle_kw for o in scored)
-    captured = sum(o.baseline_kw - o.twin_kw for o in scored)
-    baseline_total = sum(o.baseline_kw for o in scored)
+    possible = sum(o.baseline_kw - o.oracle_kw for o, _ in scored)
+    captured = sum(o.baseline_kw - twin_kw for o, twin_kw in scored)
+    baseline_total = sum(o.baseline_kw for o, _ in scored)
     return Evaluation(
         outcomes=outcomes,
         mean_regret_pct=float(np.mean(regret)) if regret else float("nan"),

@@ -74,11 +74,11 @@ def plot_evaluation(model: PowerModel, plant: PlantOracle, evaluation: Evaluatio
     grid = np.linspace(lo, hi, 300)
     table = np.stack([plant.true_power(c, grid, np.full_like(grid, pressure)) for c in plant.configurations])
     top.plot(grid, np.nanmin(table, axis=0), "k--", lw=1.5, label="true oracle")
-    for o in (o for o in outcomes if o.pressure == mid and o.twin):
+    for o, twin in ((o, o.twin) for o in outcomes if o.pressure == mid and o.twin):
         x = sum(o.flow) / 2
-        y = float(model.predict(o.twin, x, pressure))
-        top.plot(x, y, "o", ms=9, mec="k", color=colors.get(o.twin, "k"))
-        top.annotate(o.twin, (x, y), textcoords="offset points", xytext=(0, 9), ha="center", fontsize=7)
+        y = float(model.predict(twin, x, pressure))
+        top.plot(x, y, "o", ms=9, mec="k", color=colors.get(twin, "k"))
+        top.annotate(twin, (x, y), textcoords="offset points", xytext=(0, 9), ha="center", fontsize=7)
     top.set_ylabel("predicted power (kW)")
     top.set_title(f"twin power curves at {pressure:g} psig; dots: recommendation per flow range")
     top.legend(fontsize=7, ncol=3)

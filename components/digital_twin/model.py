@@ -45,7 +45,7 @@ from .telemetry import TelemetryFrame
 
 FORMAT = "edgeloop.twin.power-model/1"
 Layout = Literal["per_config", "shared"]
-LAYOUTS: tuple[str, ...] = ("per_config", "shared")
+LAYOUTS: tuple[Layout, ...] = ("per_config", "shared")
 MIN_ROWS_PER_CONFIGURATION = 10
 
 
@@ -72,6 +72,8 @@ def time_split(time: np.ndarray, holdout_fraction: float) -> tuple[np.ndarray, n
 
 class PowerModel:
     """XGBoost power estimator over (configuration, flow, pressure)."""
+
+    boosters_: dict[str, xgb.Booster]    # configuration -> booster (one shared booster for "shared")
 
     def __init__(self, layout: Layout = "per_config", n_estimators: int = 200, max_depth: int = 4,
                  learning_rate: float = 0.1, max_bin: int = 256, min_child_weight: float = 1.0,
@@ -136,8 +138,8 @@ class PowerModel:
         self.train_mask_ = train
         holdout = self._fit_boosters(frame.select(train))
         test = frame.select(~train)
-        self.test_mae_ = {}
-        self.train_mae_ = {}
+        self.test_mae_: dict[str, float] = {}
+        self.train_mae_: dict[str, float] = {}
         for name in names:
             for part, target in ((test, self.test_mae_), (frame.select(train), self.train_mae_)):
                 rows = part.config == name
@@ -155,7 +157,7 @@ class PowerModel:
                                               float(frame.pressure[frame.config == name].max())]}
                           for name in names}
         if boundaries is None:
-            self.boundaries_ = {n: tuple(self.envelope_[n]["flow"]) for n in names}
+            self.boundaries_ = {n: (self.envelope_[n]["flow"][0], self.envelope_[n]["flow"][1]) for n in names}
             self.boundaries_source_ = "observed flow envelope of the training data"
         else:
             checked = cfgs.validate_boundaries(dict(boundaries))

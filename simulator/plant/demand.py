@@ -54,7 +54,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def shift_level(profile: DemandProfile, hour: np.ndarray,
-                levels: tuple[np.ndarray, ...]) -> np.ndarray:
+                levels: tuple[np.ndarray | float, ...]) -> np.ndarray:
     """Blend shift levels with smooth ramps at each shift start (hour 0 is in the night shift)."""
     day, evening, night = levels
     s1, s2, s3 = (_sigmoid((hour - start) / profile.ramp_h) for start in profile.shift_starts_h)

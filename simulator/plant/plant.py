@@ -115,7 +115,7 @@ class Plant:
 
     def oracle_config(self, flow: float, pressure: float) -> str:
         """The feasible configuration with the least true power."""
-        return str(self.oracle_configs(flow, pressure)[0])
+        return str(self.oracle_configs(np.array([flow]), np.array([pressure]))[0])
 
     def history(self, hours: float, seed: int, start: datetime | None = None,
                 step_s: float = 60.0) -> list[dict]:

@@ -47,7 +47,7 @@ def plot_power_curves(plant: Plant, path: str | Path, pressure: float = 65.0,
                                       gridspec_kw={"height_ratios": [3, 1]})
     cmap = plt.get_cmap("tab20")
     for i, config in enumerate(plant.configurations):
-        top.plot(flow, plant.true_power(config, flow, pressure), color=cmap(i), lw=1.2,
+        top.plot(flow, plant.true_power(config, flow, np.full_like(flow, pressure)), color=cmap(i), lw=1.2,
                  label=config)
     top.plot(flow, p_stage, color="black", lw=3, ls="--", label="staging rule")
     top.plot(flow, p_oracle, color="crimson", lw=3, alpha=0.6, label="oracle")

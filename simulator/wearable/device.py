@@ -58,8 +58,10 @@ class DeviceGenerator:
                     raise PlanExhausted(f"rhythm plan covers {start:g} s, signal needs {t:g} s")
                 ep = self._plan[self._next_plan]
                 self._next_plan += 1
-            else:
+            elif self.mix is not None:
                 ep = random_episode(self.rng, self.mix)
+            else:
+                raise ValueError("a device needs a mix or a plan")  # __init__ refuses this
             self.episodes.append((start, ep))
         for start, ep in reversed(self.episodes):
             if start <= t:
