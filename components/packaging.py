@@ -37,7 +37,6 @@ import hashlib
 import json
 import shutil
 import sys
-import tomllib
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -57,6 +56,9 @@ DEFAULT_AUTHOR = "edgeloop"
 DEFAULT_MODEL_REQUIREMENT = ">=1.0.0 <2.0.0"
 MAX_RECIPE_BYTES = 16_000              # the Greengrass service's recipe size limit
 SOURCE_ROOT = Path(__file__).resolve().parents[1]
+# The folders pyproject.toml's [tool.setuptools] package-dir installs as edgeloop packages; a
+# constant rather than pyproject.toml parsed at build time (tests/test_packaging.py checks they agree).
+SOURCE_FOLDERS = ("edgeloop", "simulator", "cloud", "components")
 RECIPE_TEMPLATES = SOURCE_ROOT / "recipes"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)      # the earliest time a zip entry can carry
 _SKIP_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
@@ -194,15 +196,13 @@ def build_model_component(kind: ModelKind, model_dir: Path, version: str, recipe
 
 # -- inference components -------------------------------------------------------------------------
 def source_folders(source_root: Path = SOURCE_ROOT) -> list[Path]:
-    """The folders pyproject.toml installs as edgeloop packages (one source of truth for the zip)."""
-    pyproject = source_root / "pyproject.toml"
-    try:
-        project = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        folders = project["tool"]["setuptools"]["package-dir"].values()
-    except (OSError, KeyError, tomllib.TOMLDecodeError) as exc:
-        raise PackagingError(f"{pyproject}: cannot read [tool.setuptools] package-dir ({exc}); "
-                             f"components are built from an edgeloop source checkout") from None
-    return sorted({source_root / folder for folder in folders})
+    """The source folders of an edgeloop checkout; PackagingError if `source_root` is not one."""
+    folders = [source_root / name for name in SOURCE_FOLDERS]
+    missing = [str(f) for f in folders if not f.is_dir()]
+    if missing or not (source_root / "pyproject.toml").is_file():
+        raise PackagingError(f"{source_root} is not an edgeloop source checkout (missing: "
+                             f"{', '.join(missing) or 'pyproject.toml'}); components are built from one")
+    return folders
 
 
 def build_source_archive(out: Path, source_root: Path = SOURCE_ROOT) -> Path:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+from edgeloop.components.packaging import SOURCE_FOLDERS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,3 +25,9 @@ def test_every_package_is_listed_in_pyproject() -> None:
     missing = sorted(found - listed)
     assert not missing, f"add these to [tool.setuptools] packages in pyproject.toml: {missing}"
     assert not sorted(listed - found), "pyproject.toml lists packages that do not exist"
+
+
+def test_the_gateway_zip_ships_the_folders_pyproject_installs() -> None:
+    """components/packaging.py names the source folders itself (it does not parse pyproject.toml)."""
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert sorted(SOURCE_FOLDERS) == sorted(set(setuptools["package-dir"].values()))
