@@ -21,6 +21,8 @@ from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import (
     QOS,
     BinaryMessage,
+    ConfigurationUpdateEvents,
+    IoTCoreMessage,
     JsonMessage,
     PublishMessage,
     SubscribeToTopicRequest,
@@ -29,7 +31,7 @@ from awsiot.greengrasscoreipc.model import (
 
 log = logging.getLogger(__name__)
 
-MessageHandler = Callable[[str, Any], None]  # (topic, decoded payload)
+MessageHandler = Callable[[str, Any], None]  # (topic, JSON value or bytes): the contracts validate it
 
 
 def connect(socket_path: str | None = None, token: str | None = None, timeout: float = 10.0) -> GreengrassCoreIPCClientV2:
@@ -144,7 +146,7 @@ class Ipc:
 
     def subscribe_iot(self, topic: str, handler: MessageHandler, qos: str = QOS.AT_LEAST_ONCE) -> None:
         """Call `handler(topic, payload_bytes)` for each message from IoT Core on `topic`."""
-        def on_event(event: Any) -> None:
+        def on_event(event: IoTCoreMessage) -> None:
             try:
                 handler(event.message.topic_name, event.message.payload)
             except Exception:
@@ -159,7 +161,7 @@ class Ipc:
     def subscribe_configuration(self, handler: Callable[[str, list[str]], None],
                                 component_name: str | None = None, key_path: list[str] | None = None) -> None:
         """Call `handler(component, changed_key_path)` on each change at or under `key_path`; failures are logged."""
-        def on_event(event: Any) -> None:
+        def on_event(event: ConfigurationUpdateEvents) -> None:
             update = event.configuration_update_event
             try:
                 handler(update.component_name, list(update.key_path or []))

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from edgeloop.ipc import Ipc
 from edgeloop.modelfiles import METADATA_FILE, sha256_hex
 
 log = logging.getLogger("edgeloop.model_component")
@@ -124,7 +125,7 @@ class ModelReloader(Generic[T]):
 
     DEBOUNCE_S = 0.05   # the configuration events of one deployment arrive as several leaf changes
 
-    def __init__(self, ipc: Any, model: ModelComponent, root: str | Path,
+    def __init__(self, ipc: Ipc, model: ModelComponent, root: str | Path,
                  load: Callable[[Path, Any], T], *, install: Callable[[T], None],
                  refused: Callable[[], None] = lambda: None,
                  announce: Callable[[str, str | None], None] = lambda event, problem: None,

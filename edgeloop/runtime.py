@@ -14,7 +14,9 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
+
+from edgeloop.ipc import Ipc
 
 ROOT_ENV = "EDGELOOP_GG_ROOT"
 
@@ -25,7 +27,7 @@ class Component(Protocol):
     def stop(self) -> None: ...
 
 
-def run_component(make: Callable[[Any, Path, str], Component], log: logging.Logger) -> int:
+def run_component(make: Callable[[Ipc, Path, str], Component], log: logging.Logger) -> int:
     """Build the component with (ipc, Greengrass root, thing name), serve until stopped; exit code."""
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(levelname)s %(message)s")
     logging.getLogger("awsiot").setLevel(logging.WARNING)   # one line per connection otherwise
@@ -33,7 +35,6 @@ def run_component(make: Callable[[Any, Path, str], Component], log: logging.Logg
     if not root:
         log.error("%s is not set; the recipe sets it to {kernel:rootPath}, the Greengrass root folder", ROOT_ENV)
         return 2
-    from edgeloop.ipc import Ipc  # the awsiotsdk client only where a core is expected
     try:
         ipc = Ipc()
     except Exception as exc:  # noqa: BLE001 - any failure to connect is reported with the exit code
