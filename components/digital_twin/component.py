@@ -59,7 +59,7 @@ from . import configurations as cfgs
 from .model import ArtifactError, PowerModel
 from .optimizer import Optimizer
 from .packaging import MODEL_COMPONENT
-from .packaging import TWIN_MODEL as _TWIN_MODEL_KIND
+from .packaging import TWIN_MODEL_KIND
 from .request import RequestError, parse_request
 
 log = logging.getLogger("edgeloop.twin")
@@ -120,9 +120,9 @@ class Settings:
 
 
 # -- the model ------------------------------------------------------------------------------------
-TWIN_MODEL = _TWIN_MODEL_KIND.on_gateway
-model_identity = TWIN_MODEL.identity     # (componentVersion, modelVersion, modelSha256), checked
-model_directory = TWIN_MODEL.directory   # where Greengrass unarchives a TwinModel version
+TWIN_MODEL_ON_GATEWAY = TWIN_MODEL_KIND.on_gateway
+model_identity = TWIN_MODEL_ON_GATEWAY.identity     # (componentVersion, modelVersion, modelSha256), checked
+model_directory = TWIN_MODEL_ON_GATEWAY.directory   # where Greengrass unarchives a TwinModel version
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,7 @@ def load_verified(root: Path, config: Any, prewarm_max_cells: int = PREWARM_MAX_
     Warming fills each configuration's whole lookup grid when the grids total at most
     `prewarm_max_cells`, so the first request after a swap is as fast as any other.
     """
-    (version, model_version, sha), directory = TWIN_MODEL.verified_directory(root, config)
+    (version, model_version, sha), directory = TWIN_MODEL_ON_GATEWAY.verified_directory(root, config)
     try:
         model = PowerModel.load(directory)
     except ArtifactError as exc:
@@ -412,8 +412,9 @@ class TwinComponent:
         self._stop = threading.Event()
         self._dropped = 0
         self.models: ModelReloader[LoadedModel] = ModelReloader(
-            ipc, TWIN_MODEL, self.root, load_verified, install=self.service.install, refused=self.service.refused,
-            announce=self._publish_status, on_own_config=self._apply_own_config, name="twin-loader")
+            ipc, TWIN_MODEL_ON_GATEWAY, self.root, load_verified, install=self.service.install,
+            refused=self.service.refused, announce=self._publish_status, on_own_config=self._apply_own_config,
+            name="twin-loader")
 
     # start-up
     def start(self) -> None:

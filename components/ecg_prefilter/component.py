@@ -51,7 +51,7 @@ from edgeloop.runtime import run_component
 from .messages import SENSOR_FILTER
 from .screening import InlineScreener, ProcessScreener, Screener
 from .service import (
-    MODEL,
+    ECG_MODEL_ON_GATEWAY,
     LoadedModel,
     Outgoing,
     PrefilterService,
@@ -84,8 +84,9 @@ class PrefilterComponent:
         self.high_water = 0
         self.dropped = 0
         self.models: ModelReloader[LoadedModel] = ModelReloader(
-            ipc, MODEL, Path(root), load_verified, install=self.service.install, refused=self.service.refused,
-            announce=self._announce, on_own_config=self._apply_own_config, name="ecg-model-loader")
+            ipc, ECG_MODEL_ON_GATEWAY, Path(root), load_verified, install=self.service.install,
+            refused=self.service.refused, announce=self._announce, on_own_config=self._apply_own_config,
+            name="ecg-model-loader")
 
     # -- start-up --------------------------------------------------------------------------------
     def start(self) -> None:

@@ -59,14 +59,14 @@ from .messages import (
     summary_message,
     window_message,
 )
-from .packaging import ECG_MODEL
+from .packaging import ECG_MODEL_KIND
 from .reassembly import COUNTERS as STREAM_COUNTERS
 from .reassembly import DeviceStream, StreamConfig, Window
 from .screening import InlineScreener, ModelRef, Screened, Screener, ScreenerError
 
 log = logging.getLogger("edgeloop.ecg")
 
-MODEL = ECG_MODEL.on_gateway   # com.edgeloop.EcgModel, unarchived ecg-model.zip
+ECG_MODEL_ON_GATEWAY = ECG_MODEL_KIND.on_gateway  # com.edgeloop.EcgModel, unarchived ecg-model.zip
 STATUS_TOPIC = "edgeloop/ecg/status"
 IOT_STATUS_TOPIC = "edgeloop/{thing}/ecg/status"
 WINDOW_FIELD = "window"          # the error field of a window whose analysis failed
@@ -153,11 +153,11 @@ class LoadedModel:
 
 def load_verified(root: str | Path, config: Any) -> LoadedModel:
     """The EcgModel version `config` names, checked against modelSha256 and loaded (every file verified)."""
-    identity, directory = MODEL.verified_directory(root, config)
+    identity, directory = ECG_MODEL_ON_GATEWAY.verified_directory(root, config)
     try:
         return LoadedModel(EcgClassifier.load(directory), identity, directory)
     except ArtifactError as exc:
-        raise ModelRefused(f"{MODEL.name} {identity.component_version}: {exc}") from None
+        raise ModelRefused(f"{ECG_MODEL_ON_GATEWAY.name} {identity.component_version}: {exc}") from None
 
 
 # -- messages -------------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ class PrefilterService:
         self._next_settings: Settings | None = None
         self.thing = thing
         self._model: LoadedModel | None = None
-        self.model_problem: str | None = f"no {MODEL.name} loaded yet"
+        self.model_problem: str | None = f"no {ECG_MODEL_ON_GATEWAY.name} loaded yet"
         self.devices: dict[str, DeviceState] = {}
         self.counters: dict[str, int] = dict.fromkeys(SERVICE_COUNTERS, 0)
         self.malformed: Counter = Counter()           # field -> chunks rejected

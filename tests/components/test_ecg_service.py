@@ -13,7 +13,7 @@ import pytest
 from ecgkit import chunks, install_model, plan, trained_model_dir
 from edgeloop.components.ecg_prefilter.messages import parse_window
 from edgeloop.components.ecg_prefilter.service import (
-    MODEL,
+    ECG_MODEL_ON_GATEWAY,
     Outgoing,
     PrefilterService,
     Settings,
@@ -138,7 +138,7 @@ def test_without_a_model_windows_are_counted_unscreened_never_normal(gateway) ->
     assert (summary.body["unscreened"], summary.body["normal"], summary.body["model_version"]) == (1, 0, None)
     (status,) = service.status("periodic")
     assert status.body["serving"] is False and status.body["counters"]["windows_unscreened"] == 1
-    assert status.body["counters"]["windows_normal"] == 0 and MODEL.name in status.body["model_problem"]
+    assert status.body["counters"]["windows_normal"] == 0 and ECG_MODEL_ON_GATEWAY.name in status.body["model_problem"]
 
 
 def test_a_model_that_does_not_match_its_record_is_refused(gateway, tmp_path: Path) -> None:
@@ -149,8 +149,8 @@ def test_a_model_that_does_not_match_its_record_is_refused(gateway, tmp_path: Pa
     with pytest.raises(ModelRefused, match="cannot read"):
         load_verified(root, {**config, "componentVersion": "9.9.9"})
     copy = tmp_path / "root"
-    shutil.copytree(MODEL.directory(root, "1.0.0"), MODEL.directory(copy, "1.0.0"))
-    booster = MODEL.directory(copy, "1.0.0") / "ecg-classifier.ubj"
+    shutil.copytree(ECG_MODEL_ON_GATEWAY.directory(root, "1.0.0"), ECG_MODEL_ON_GATEWAY.directory(copy, "1.0.0"))
+    booster = ECG_MODEL_ON_GATEWAY.directory(copy, "1.0.0") / "ecg-classifier.ubj"
     booster.write_bytes(booster.read_bytes() + b" ")                   # metadata.json intact, model file not
     with pytest.raises(ModelRefused, match="SHA-256"):
         load_verified(copy, config)
