@@ -52,10 +52,10 @@ from .messages import SENSOR_FILTER
 from .screening import InlineScreener, ProcessScreener, Screener
 from .service import (
     ECG_MODEL_ON_GATEWAY,
-    LoadedModel,
+    LoadedEcgModel,
     Outgoing,
     PrefilterService,
-    Settings,
+    PrefilterSettings,
     load_verified,
 )
 
@@ -83,7 +83,7 @@ class PrefilterComponent:
         self._stop = threading.Event()
         self.high_water = 0
         self.dropped = 0
-        self.models: ModelReloader[LoadedModel] = ModelReloader(
+        self.models: ModelReloader[LoadedEcgModel] = ModelReloader(
             ipc, ECG_MODEL_ON_GATEWAY, Path(root), load_verified, install=self.service.install,
             refused=self.service.refused, announce=self._announce, on_own_config=self._apply_own_config,
             name="ecg-model-loader")
@@ -108,7 +108,7 @@ class PrefilterComponent:
         """Apply this component's configuration (at the worker's next item unless `immediately`);
         the problems it had, each naming its key."""
         try:
-            settings, problems = Settings.from_config(self.ipc.get_configuration())
+            settings, problems = PrefilterSettings.from_config(self.ipc.get_configuration())
         except Exception as exc:  # noqa: BLE001 - any failure here is reported, never fatal
             log.error("cannot read this component's configuration: %s", exc)
             return [f"cannot read this component's configuration: {exc}"]
