@@ -48,7 +48,7 @@ def command_path(parser: argparse.ArgumentParser, args: argparse.Namespace) -> s
     while True:
         subparsers = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
         chosen = None if subparsers is None else getattr(args, subparsers.dest, None)
-        if chosen is None:
+        if subparsers is None or chosen is None:
             return parser.prog
         parser = subparsers.choices[chosen]
 
