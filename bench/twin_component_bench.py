@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from edgeloop.cloud.twin.train import train  # noqa: E402
 from edgeloop.components.digital_twin import packaging  # noqa: E402
 from edgeloop.components.digital_twin.component import (  # noqa: E402
-    Settings,
+    TwinSettings,
     TwinService,
     load_verified,
 )
@@ -65,7 +65,7 @@ def write_requester(dev: Path, config: dict) -> None:
 
 def in_process(root: Path, model_config: dict, count: int, warmup: int) -> tuple[list[float], list[float]]:
     """Latencies (us) of Optimizer.rank and of TwinService.handle_request on the deployed model."""
-    service = TwinService(Settings())
+    service = TwinService(TwinSettings())
     service.install(load_verified(root, model_config))
     request = parse_request(REFERENCE_EVENT)
     message = {"request_id": "local", "event": REFERENCE_EVENT}

@@ -11,6 +11,8 @@ import argparse
 import sys
 import time
 
+from edgeloop.errors import CommandError
+
 from .home import CloudHome, add_home_argument
 
 
@@ -35,8 +37,7 @@ def run_ingest(args: argparse.Namespace) -> int:
         ingest = TelemetryIngest(args.broker, home.lake, log=log)
         ingest.start()
     except (ValueError, IngestError) as exc:
-        print(f"edgeloop cloud ingest: error: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(str(exc)) from None
     print(f"ingesting {ingest.topic_filter} from {ingest.broker} into {home.lake}", flush=True)
     try:
         deadline = None if args.duration is None else time.monotonic() + args.duration

@@ -55,17 +55,17 @@ class UnknownModelLine(ValueError):
 def lines() -> dict[str, ModelLine]:
     """Every line, by name (imports the lines' packaging and gates lazily)."""
     from edgeloop.components.digital_twin.model import FORMAT as TWIN_FORMAT
-    from edgeloop.components.digital_twin.packaging import TWIN_MODEL
+    from edgeloop.components.digital_twin.packaging import TWIN_MODEL_KIND
     from edgeloop.components.ecg_prefilter.classifier import FORMAT as ECG_FORMAT
-    from edgeloop.components.ecg_prefilter.packaging import ECG_MODEL
+    from edgeloop.components.ecg_prefilter.packaging import ECG_MODEL_KIND
 
     from .ecg.gate import compare_screening, requirements
     from .twin.gate import compare_regret
     return {
-        "twin": ModelLine("twin", TWIN_FORMAT, TWIN_MODEL, "edgeloop-twin",
+        "twin": ModelLine("twin", TWIN_FORMAT, TWIN_MODEL_KIND, "edgeloop-twin",
                           ("mean_regret_pct", "savings_capture", "pooled_test_mae_kw", "infeasible"),
                           compare_regret),
-        "ecg": ModelLine("ecg", ECG_FORMAT, ECG_MODEL, "edgeloop-ecg",
+        "ecg": ModelLine("ecg", ECG_FORMAT, ECG_MODEL_KIND, "edgeloop-ecg",
                          ("sensitivity_non_normal", "normal_forwarded_fraction", "recall"),
                          compare_screening, requirements),
     }

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from edgeloop.errors import CommandError
 
 from .home import CloudHome, add_home_argument
 
@@ -64,11 +65,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show.set_defaults(func=show_run)
 
 
-def _error(message: str, code: int) -> int:
-    print(f"edgeloop pipeline: error: {message}", file=sys.stderr)
-    return code
-
-
 def run_pipeline(args: argparse.Namespace) -> int:
     if args.name == "ecg":
         return run_ecg(args)
@@ -82,11 +78,11 @@ def run_pipeline(args: argparse.Namespace) -> int:
     for name, value in (("--n-estimators", args.n_estimators), ("--max-depth", args.max_depth),
                         ("--simulations", args.simulations), ("--trials", args.trials)):
         if value < 1:
-            return _error(f"{name} must be at least 1, got {value}", 2)
+            raise CommandError(f"{name} must be at least 1, got {value}")
     try:
         run = run_twin_pipeline(home, LocalRegistry(home.registry_db), params, args.data)
     except (PipelineError, RegistryError) as exc:
-        return _error(str(exc), 1)
+        raise CommandError(str(exc), 1) from None
     return _report(run, home, args.json, f"mean regret {run.metrics['mean_regret_pct']:.2f} %, "
                                          f"savings capture {100 * run.metrics['savings_capture']:.1f} %")
 
@@ -105,7 +101,7 @@ def run_ecg(args: argparse.Namespace) -> int:
     try:
         run = run_ecg_pipeline(home, LocalRegistry(home.registry_db), params)
     except (PipelineError, RegistryError) as exc:
-        return _error(str(exc), 1)
+        raise CommandError(str(exc), 1) from None
     return _report(run, home, args.json, f"held-out sensitivity {run.metrics['sensitivity_non_normal']:.4f}, "
                                          f"normal windows forwarded "
                                          f"{100 * run.metrics['normal_forwarded_fraction']:.2f} %")
@@ -144,7 +140,7 @@ def show_run(args: argparse.Namespace) -> int:
     try:
         run = ExperimentStore(CloudHome.at(args.home).experiments_db).get(args.run_id)
     except UnknownRun as exc:
-        return _error(str(exc), 2)
+        raise CommandError(str(exc)) from None
     if args.json:
         print(json.dumps(run.to_dict(), indent=2))
         return 0

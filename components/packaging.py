@@ -272,15 +272,15 @@ def build_inference_component(kind: InferenceKind, version: str, recipe_dir: Pat
 
 # -- the catalogue ----------------------------------------------------------------------------------
 def model_kinds() -> dict[str, ModelKind]:
-    from edgeloop.components.digital_twin.packaging import TWIN_MODEL
-    from edgeloop.components.ecg_prefilter.packaging import ECG_MODEL
-    return {k.component: k for k in (TWIN_MODEL, ECG_MODEL)}
+    from edgeloop.components.digital_twin.packaging import TWIN_MODEL_KIND
+    from edgeloop.components.ecg_prefilter.packaging import ECG_MODEL_KIND
+    return {k.component: k for k in (TWIN_MODEL_KIND, ECG_MODEL_KIND)}
 
 
 def inference_kinds() -> dict[str, InferenceKind]:
-    from edgeloop.components.digital_twin.packaging import TWIN
-    from edgeloop.components.ecg_prefilter.packaging import PREFILTER
-    return {k.component: k for k in (TWIN, PREFILTER)}
+    from edgeloop.components.digital_twin.packaging import TWIN_INFERENCE_KIND
+    from edgeloop.components.ecg_prefilter.packaging import PREFILTER_INFERENCE_KIND
+    return {k.component: k for k in (TWIN_INFERENCE_KIND, PREFILTER_INFERENCE_KIND)}
 
 
 # -- GDK custom build -----------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from edgeloop.errors import CommandError
+
 
 def _positive(kind: type) -> Callable[[str], Any]:
     """argparse type: a number of `kind` greater than zero."""
@@ -129,11 +131,6 @@ def _register_wearables(devices: argparse._SubParsersAction) -> None:
     wear.set_defaults(func=run_wearables)
 
 
-def _error(message: str) -> int:
-    print(f"edgeloop simulate plant: error: {message}", file=sys.stderr)
-    return 2
-
-
 def run_plant(args: argparse.Namespace) -> int:
     """Handler of `edgeloop simulate plant`; returns the exit code."""
     from edgeloop.simulator.plant import Plant
@@ -141,11 +138,11 @@ def run_plant(args: argparse.Namespace) -> int:
     from edgeloop.simulator.plant.telemetry import history_batch, write_csv_file
 
     if not (args.broker or args.csv or args.boundaries or args.plot):
-        return _error("nothing to do: give --broker, --csv, --boundaries or --plot")
+        raise CommandError("nothing to do: give --broker, --csv, --boundaries or --plot")
     if args.csv and args.hours is None:
-        return _error("--csv needs --hours N")
+        raise CommandError("--csv needs --hours N")
     if args.broker and not args.plant_id:
-        return _error("--broker needs --plant-id ID")
+        raise CommandError("--broker needs --plant-id ID")
     plant = Plant.default(args.plant_seed)
     try:
         if args.boundaries:
@@ -169,7 +166,7 @@ def run_plant(args: argparse.Namespace) -> int:
             sent = publisher.run(duration_s=args.duration, count=args.count)
             print(f"published {sent} samples", file=sys.stderr)
     except (PublisherError, ValueError, RuntimeError, OSError) as exc:
-        return _error(str(exc))
+        raise CommandError(str(exc)) from None
     return 0
 
 
@@ -180,12 +177,8 @@ def run_wearables(args: argparse.Namespace) -> int:
     from edgeloop.simulator.wearable.dataset import write_dataset, write_labels
     from edgeloop.simulator.wearable.publisher import WearablePublisher
 
-    def error(message: str) -> int:
-        print(f"edgeloop simulate wearables: error: {message}", file=sys.stderr)
-        return 2
-
     if args.out and args.minutes is None:
-        return error("--out needs --minutes N")
+        raise CommandError("--out needs --minutes N")
     try:
         sim = WearableSimulator(fs=args.fs, seed=args.seed, mix=args.mix)
         if args.out:
@@ -208,7 +201,7 @@ def run_wearables(args: argparse.Namespace) -> int:
         total = sum(publisher.sent.values())
         print(f"published {total} chunks ({sent} rounds over {args.devices} devices)", file=sys.stderr)
     except (PublisherError, ValueError, RuntimeError, OSError) as exc:
-        return error(str(exc))
+        raise CommandError(str(exc)) from None
     return 0
 
 

@@ -18,7 +18,6 @@ import argparse
 import getpass
 import json
 import signal
-import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeloop.components.ecg_prefilter.messages import LABELS
+from edgeloop.errors import CommandError
 
 from ..home import CloudHome, add_home_argument
 
@@ -81,11 +81,6 @@ def register(ecg_subparsers: argparse._SubParsersAction) -> None:
     stats.add_argument("--json", action="store_true")
 
 
-def _error(args: argparse.Namespace, message: str) -> int:
-    print(f"edgeloop ecg archive {args.archive_command}: error: {message}", file=sys.stderr)
-    return 2
-
-
 def _archive_root(args: argparse.Namespace) -> Path:
     return Path(args.archive).expanduser() if args.archive else CloudHome.at(args.home).ecg_archive
 
@@ -111,7 +106,7 @@ def run_list(args: argparse.Namespace) -> int:
         items = _open(args).windows(label=args.label, device=args.device, date=args.date,
                                     reviewed=args.reviewed, gateway_label=args.gateway_label)
     except ArchiveError as exc:
-        return _error(args, str(exc))
+        raise CommandError(str(exc)) from None
     if args.json:
         _dump([item.as_dict() for item in items])
         return 0
@@ -136,11 +131,11 @@ def run_review(args: argparse.Namespace) -> int:
         try:
             reviewer = getpass.getuser()
         except (OSError, KeyError):
-            return _error(args, "no login name: pass --reviewer NAME")
+            raise CommandError("no login name: pass --reviewer NAME") from None
     try:
         item = _open(args).review(args.window_id, args.label, reviewer, args.note, device_id=args.device)
     except ArchiveError as exc:
-        return _error(args, str(exc))
+        raise CommandError(str(exc)) from None
     agree = "agrees with" if item.label == item.gateway_label else "differs from"
     print(f"{item.device_id}/{item.window_id}: reviewed {item.label} by {item.reviewer} "
           f"({agree} the gateway's {item.gateway_label})")
@@ -153,9 +148,9 @@ def run_show(args: argparse.Namespace) -> int:
         item = _open(args).get(args.window_id, args.device)
         meta = item.metadata()
     except ArchiveError as exc:
-        return _error(args, str(exc))
+        raise CommandError(str(exc)) from None
     except (OSError, ValueError) as exc:
-        return _error(args, f"window {args.window_id!r}: cannot read its metadata: {exc}")
+        raise CommandError(f"window {args.window_id!r}: cannot read its metadata: {exc}") from None
     if args.json:
         _dump({**item.as_dict(), "window": meta})
         return 0
@@ -186,7 +181,7 @@ def run_stats(args: argparse.Namespace) -> int:
     try:
         stats = _open(args).stats()
     except ArchiveError as exc:
-        return _error(args, str(exc))
+        raise CommandError(str(exc)) from None
     if args.json:
         _dump(stats)
         return 0
@@ -247,7 +242,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from .render import RenderError
 
     if args.duration is not None and not args.duration > 0:
-        return _error(args, f"--duration {args.duration:g}: must be positive")
+        raise CommandError(f"--duration {args.duration:g}: must be positive")
     err = Console(stderr=True)
     log = lambda line: err.print(f"edgeloop ecg archive serve: {line}", markup=False, highlight=False)
     fanout = None
@@ -259,7 +254,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except (ValueError, ArchiveError, ReceiverError, RenderError, OSError) as exc:
         if fanout is not None:
             fanout.close(timeout_s=0)
-        return _error(args, str(exc))
+        raise CommandError(str(exc)) from None
 
     stop = threading.Event()
     previous = {}

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeloop.cloud.home import add_home_argument
-
+from edgeloop.errors import CommandError
 from edgeloop.jsonsafe import json_safe
 
 NO_MODEL = ("no model: pass --model DIR (edgeloop ecg train --out DIR builds one), or approve an ECG model "
@@ -128,24 +128,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         register_archive(sub)
 
 
-def _error(command: str, message: str, code: int = 2) -> int:
-    print(f"edgeloop ecg {command}: error: {message}", file=sys.stderr)
-    return code
-
-
-class _Refused(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
-
-
-def _load(command: str, directory: str | Path) -> Any:
+def _load(directory: str | Path) -> Any:
+    """The screener in `directory`; a refused model directory is exit code 1."""
     from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
-
     from edgeloop.modelfiles import ArtifactError
     try:
         return EcgClassifier.load(directory)
     except ArtifactError as exc:
-        raise _Refused(_error(command, str(exc), 1)) from None
+        raise CommandError(str(exc), 1) from None
 
 
 def _pct(value: float | None) -> str:
@@ -169,12 +159,12 @@ def run_train(args: argparse.Namespace) -> int:
     from .evaluate import TARGETS
     from .train import train_classifier
     if args.archive is not None and not Path(args.archive).is_dir():
-        return _error("train", f"--archive {args.archive}: no such directory")
+        raise CommandError(f"--archive {args.archive}: no such directory")
     try:
         sizes = {k: getattr(args, k) for k in ("devices", "minutes", "workers") if getattr(args, k) is not None}
         result = train_classifier(args.out, seed=args.seed, archive=args.archive, **sizes)
     except (ValueError, OSError) as exc:
-        return _error("train", str(exc))
+        raise CommandError(str(exc)) from None
     m, model = result.metrics, result.model
     if args.json:
         print(json.dumps(json_safe({"model_dir": str(result.model_dir), "threshold": model.threshold_,
@@ -206,11 +196,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     try:
         spec = EvalSpec(args.seed, args.devices, args.minutes, args.mix or ENRICHED_MIX, args.hop)
     except (MixError, ValueError) as exc:
-        return _error("evaluate", str(exc))
-    try:
-        model = _load("evaluate", args.model)
-    except _Refused as refused:
-        return refused.code
+        raise CommandError(str(exc)) from None
+    model = _load(args.model)
     used = {model.metadata_.get("seed"), (model.metadata_.get("seed") or 0) + 1} - {None}
     if spec.seed in used:
         print(f"warning: seed {spec.seed} built this model's training or validation devices; "
@@ -239,19 +226,16 @@ def run_classify(args: argparse.Namespace) -> int:
     from .screen import MODEL_FS, screen_recording
     model_dir = args.model or default_model_dir(args.home)
     if model_dir is None:
-        return _error("classify", NO_MODEL)
+        raise CommandError(NO_MODEL)
     try:
         recording = read_recording(args.input, args.fs, args.lead)
     except RecordingError as exc:
-        return _error("classify", str(exc))
-    try:
-        model = _load("classify", model_dir)
-    except _Refused as refused:
-        return refused.code
+        raise CommandError(str(exc)) from None
+    model = _load(model_dir)
     try:
         windows = screen_recording(recording.ecg_mv, recording.fs, model, hop_s=args.hop)
     except (SignalError, ValueError) as exc:
-        return _error("classify", f"{recording.source}: {exc}")
+        raise CommandError(f"{recording.source}: {exc}") from None
     if args.json:
         print(json.dumps(json_safe({"input": recording.source, "fs": recording.fs, "screened_at_hz": MODEL_FS,
                                     "threshold": model.threshold_, "windows": windows})))

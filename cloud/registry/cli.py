@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from edgeloop.cloud.home import CloudHome, add_home_argument
+from edgeloop.errors import CommandError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,11 +67,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rollback.set_defaults(func=run_rollback)
 
 
-def _error(message: str, code: int) -> int:
-    print(f"edgeloop registry: error: {message}", file=sys.stderr)
-    return code
-
-
 def _open(args: argparse.Namespace, core_root: str | None = None):
     from edgeloop.cloud.promotion import LocalCoreTarget, Promoter
 
@@ -88,7 +83,7 @@ def run_list(args: argparse.Namespace) -> int:
     try:
         packages = registry.list(args.group)
     except RegistryError as exc:
-        return _error(str(exc), 2)
+        raise CommandError(str(exc)) from None
     components: dict[str, str] = {}
     for record in promoter.log.all():
         if record.kind == "promote" and record.model_ref:
@@ -122,7 +117,7 @@ def run_show(args: argparse.Namespace) -> int:
     try:
         package = registry.get(*parse_ref(args.ref))
     except RegistryError as exc:
-        return _error(str(exc), 2)
+        raise CommandError(str(exc)) from None
     promotions = [r.to_dict() for r in promoter.log.all() if r.model_ref == package.ref]
     if args.json:
         print(json.dumps({**package.to_dict(), "promotions": promotions}, indent=2))
@@ -158,12 +153,10 @@ def run_approve(args: argparse.Namespace) -> int:
     home, _, promoter = _open(args, args.core_root)
     try:
         record = promoter.approve(args.ref, force=args.force, description=args.description)
-    except PromotionRefused as exc:
-        return _error(str(exc), 1)
-    except RegistryError as exc:
-        return _error(str(exc), 1)
+    except (PromotionRefused, RegistryError) as exc:
+        raise CommandError(str(exc), 1) from None
     except PromotionError as exc:
-        return _error(f"{args.ref} is approved but was not promoted: {exc}", 1)
+        raise CommandError(f"{args.ref} is approved but was not promoted: {exc}", 1) from None
     _report(record)
     if record.target is None:
         print(f"deploy with: edgeloop core deploy --root ROOT --recipe-dir {home.recipe_dir} "
@@ -178,7 +171,7 @@ def run_reject(args: argparse.Namespace) -> int:
         group, version = parse_ref(args.ref)
         package = registry.set_status(group, version, REJECTED, args.reason)
     except RegistryError as exc:
-        return _error(str(exc), 1)
+        raise CommandError(str(exc), 1) from None
     print(f"{package.ref} Rejected: {args.reason}")
     serving = [r for r in promoter.log.all() if r.model_ref == package.ref and r.status == "SUCCEEDED"]
     if serving:
@@ -196,14 +189,14 @@ def run_rollback(args: argparse.Namespace) -> int:
     home = CloudHome.at(args.home)
     component = args.component or last_component(home)
     if component is None:
-        return _error("nothing was promoted from this home; nothing to roll back", 2)
+        raise CommandError("nothing was promoted from this home; nothing to roll back")
     root = args.core_root or last_target_root(home, component)
     if root is None:
-        return _error("no core to roll back: nothing was deployed from this home; give --core-root", 2)
+        raise CommandError("no core to roll back: nothing was deployed from this home; give --core-root")
     _, _, promoter = _open(args, root)
     try:
         record = promoter.rollback(component)
     except PromotionError as exc:
-        return _error(str(exc), 1)
+        raise CommandError(str(exc), 1) from None
     _report(record)
     return 0 if record.status == "SUCCEEDED" else 1

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from edgeloop.errors import CommandError
 from edgeloop.jsonsafe import json_safe
 
 
@@ -67,22 +68,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     evaluate.set_defaults(func=run_evaluate)
 
 
-def _error(command: str, message: str, code: int = 2) -> int:
-    print(f"edgeloop twin {command}: error: {message}", file=sys.stderr)
-    return code
-
-
-def _load(command: str, directory: str) -> Any:
+def _load(directory: str) -> Any:
+    """The twin in `directory`; a refused artifact is exit code 1."""
     from edgeloop.components.digital_twin.model import ArtifactError, PowerModel
     try:
         return PowerModel.load(directory)
     except ArtifactError as exc:
-        raise _Refused(_error(command, str(exc), 1)) from None
-
-
-class _Refused(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
+        raise CommandError(str(exc), 1) from None
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -97,7 +89,7 @@ def run_train(args: argparse.Namespace) -> int:
         with progress("training layouts", total=2) as advance:
             result = train(args.data, args.out, args.boundaries, params, advance)
     except (TelemetryError, BoundariesError, ValueError) as exc:
-        return _error("train", str(exc))
+        raise CommandError(str(exc)) from None
     model = result.model
     if args.json:
         print(json.dumps(json_safe({"artifact": str(result.artifact), "chosen_layout": result.chosen_layout,
@@ -131,15 +123,12 @@ def run_recommend(args: argparse.Namespace) -> int:
     try:
         text = _read_event(args.event)
     except OSError as exc:
-        return _error("recommend", f"{args.event}: cannot read: {exc.strerror or exc}")
+        raise CommandError(f"{args.event}: cannot read: {exc.strerror or exc}") from None
     try:
         request = parse_request(text)
     except RequestError as exc:
-        return _error("recommend", f"bad event: {exc}")
-    try:
-        model = _load("recommend", args.model)
-    except _Refused as refused:
-        return refused.code
+        raise CommandError(f"bad event: {exc}") from None
+    model = _load(args.model)
     ranking = Optimizer(model).rank(request, args.seed)
     if args.plot:
         from .plot import plot_request
@@ -163,10 +152,7 @@ def run_recommend(args: argparse.Namespace) -> int:
 
 def run_simulate(args: argparse.Namespace) -> int:
     from .evaluate import simulate
-    try:
-        model = _load("simulate", args.model)
-    except _Refused as refused:
-        return refused.code
+    model = _load(args.model)
     rankings = simulate(model, seed=args.seed)
     if args.json:
         print(json.dumps([{"flow": list(r.request.flow), "pressure": list(r.request.pressure),
@@ -184,10 +170,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
     from .evaluate import evaluate, reference_grid
     from .progress import progress
-    try:
-        model = _load("evaluate", args.model)
-    except _Refused as refused:
-        return refused.code
+    model = _load(args.model)
     plant = Plant.default(args.plant_seed)
     requests = reference_grid()
     with progress("evaluating request ranges", total=len(requests)) as advance:

@@ -59,7 +59,7 @@ from . import configurations as cfgs
 from .model import ArtifactError, PowerModel
 from .optimizer import Optimizer
 from .packaging import MODEL_COMPONENT
-from .packaging import TWIN_MODEL as _TWIN_MODEL_KIND
+from .packaging import TWIN_MODEL_KIND
 from .request import RequestError, parse_request
 
 log = logging.getLogger("edgeloop.twin")
@@ -83,7 +83,7 @@ Outgoing = tuple[str, dict[str, Any]]   # (topic, JSON body)
 
 # -- settings -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Settings:
+class TwinSettings:
     """The component's own configuration (recipe DefaultConfiguration, deployments may change it)."""
 
     error_window: int = 60
@@ -92,8 +92,8 @@ class Settings:
     status_interval_s: float = 60.0
 
     @classmethod
-    def from_config(cls, config: Any) -> tuple["Settings", list[str]]:
-        """Settings from the configuration tree; a bad value keeps its default and is named in the problems."""
+    def from_config(cls, config: Any) -> tuple["TwinSettings", list[str]]:
+        """TwinSettings from the configuration tree; a bad value keeps its default and is named in the problems."""
         problems: list[str] = []
         config = config if isinstance(config, Mapping) else {}
         telemetry = config.get("telemetry", {})
@@ -120,13 +120,13 @@ class Settings:
 
 
 # -- the model ------------------------------------------------------------------------------------
-TWIN_MODEL = _TWIN_MODEL_KIND.on_gateway
-model_identity = TWIN_MODEL.identity     # (componentVersion, modelVersion, modelSha256), checked
-model_directory = TWIN_MODEL.directory   # where Greengrass unarchives a TwinModel version
+TWIN_MODEL_ON_GATEWAY = TWIN_MODEL_KIND.on_gateway
+model_identity = TWIN_MODEL_ON_GATEWAY.identity     # (componentVersion, modelVersion, modelSha256), checked
+model_directory = TWIN_MODEL_ON_GATEWAY.directory   # where Greengrass unarchives a TwinModel version
 
 
 @dataclass(frozen=True)
-class LoadedModel:
+class LoadedTwinModel:
     """A verified model ready to serve, with the TwinModel identity it came from."""
 
     model: PowerModel
@@ -140,13 +140,13 @@ class LoadedModel:
         return ModelIdentity(self.component_version, self.model_version, self.sha256)
 
 
-def load_verified(root: Path, config: Any, prewarm_max_cells: int = PREWARM_MAX_CELLS) -> LoadedModel:
+def load_verified(root: Path, config: Any, prewarm_max_cells: int = PREWARM_MAX_CELLS) -> LoadedTwinModel:
     """Check the model against `modelSha256`, load it (every model file verified), warm its tables.
 
     Warming fills each configuration's whole lookup grid when the grids total at most
     `prewarm_max_cells`, so the first request after a swap is as fast as any other.
     """
-    (version, model_version, sha), directory = TWIN_MODEL.verified_directory(root, config)
+    (version, model_version, sha), directory = TWIN_MODEL_ON_GATEWAY.verified_directory(root, config)
     try:
         model = PowerModel.load(directory)
     except ArtifactError as exc:
@@ -159,7 +159,7 @@ def load_verified(root: Path, config: Any, prewarm_max_cells: int = PREWARM_MAX_
     if sum(t.values.size for t in tables) <= prewarm_max_cells:
         for table in tables:
             table.fill(np.arange(table.values.size))
-    return LoadedModel(model, optimizer, model_version, version, sha)
+    return LoadedTwinModel(model, optimizer, model_version, version, sha)
 
 
 # -- telemetry ------------------------------------------------------------------------------------
@@ -234,9 +234,9 @@ def _round(x: float | None, digits: int = 3) -> float | None:
 class TwinService:
     """Requests, telemetry and the serving model; thread-safe for one worker plus one loader thread."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings()
-        self._loaded: LoadedModel | None = None
+    def __init__(self, settings: TwinSettings | None = None) -> None:
+        self.settings = settings or TwinSettings()
+        self._loaded: LoadedTwinModel | None = None
         self._plants: dict[str, PlantTracker] = {}
         self._lock = threading.Lock()
         self.counters = {"requests": 0, "request_errors": 0, "telemetry": 0, "telemetry_errors": 0,
@@ -244,10 +244,10 @@ class TwinService:
 
     # model
     @property
-    def loaded(self) -> LoadedModel | None:
+    def loaded(self) -> LoadedTwinModel | None:
         return self._loaded
 
-    def install(self, loaded: LoadedModel) -> None:
+    def install(self, loaded: LoadedTwinModel) -> None:
         """Serve `loaded` from the next message on (one reference assignment: atomic for readers)."""
         self._loaded = loaded
         self._count("models_loaded")
@@ -255,7 +255,7 @@ class TwinService:
     def refused(self) -> None:
         self._count("models_refused")
 
-    def configure(self, settings: Settings) -> None:
+    def configure(self, settings: TwinSettings) -> None:
         self.settings = settings
 
     def _count(self, name: str, n: int = 1) -> None:
@@ -360,7 +360,7 @@ class TwinService:
         return out
 
     @staticmethod
-    def _live_error(plant_id: str, tracker: PlantTracker, loaded: LoadedModel) -> dict[str, Any]:
+    def _live_error(plant_id: str, tracker: PlantTracker, loaded: LoadedTwinModel) -> dict[str, Any]:
         residuals = np.array([r for r, _ in tracker.residuals])
         measured = np.array([m for _, m in tracker.residuals])
         positive = measured > 0
@@ -370,7 +370,7 @@ class TwinService:
                 "last_residual_kw": _round(float(residuals[-1]))}
 
     @staticmethod
-    def _recommend(batch: list[Sample], loaded: LoadedModel) -> dict[str, Any]:
+    def _recommend(batch: list[Sample], loaded: LoadedTwinModel) -> dict[str, Any]:
         """The least expected-power configuration for the batch's (flow, pressure) points.
 
         Expected power of a configuration = mean model prediction over the batch (no risk margin:
@@ -411,9 +411,10 @@ class TwinComponent:
         self._jobs: queue.Queue = queue.Queue(self.QUEUE_LIMIT)
         self._stop = threading.Event()
         self._dropped = 0
-        self.models: ModelReloader[LoadedModel] = ModelReloader(
-            ipc, TWIN_MODEL, self.root, load_verified, install=self.service.install, refused=self.service.refused,
-            announce=self._publish_status, on_own_config=self._apply_own_config, name="twin-loader")
+        self.models: ModelReloader[LoadedTwinModel] = ModelReloader(
+            ipc, TWIN_MODEL_ON_GATEWAY, self.root, load_verified, install=self.service.install,
+            refused=self.service.refused, announce=self._publish_status, on_own_config=self._apply_own_config,
+            name="twin-loader")
 
     # start-up
     def start(self) -> None:
@@ -435,7 +436,7 @@ class TwinComponent:
 
     def _apply_own_config(self) -> None:
         try:
-            settings, problems = Settings.from_config(self.ipc.get_configuration())
+            settings, problems = TwinSettings.from_config(self.ipc.get_configuration())
         except Exception as exc:
             log.error("cannot read this component's configuration: %s", exc)
             return

@@ -31,6 +31,7 @@ from typing import Any, Literal
 import numpy as np
 import xgboost as xgb
 
+from edgeloop.errors import NotFittedError
 from edgeloop.modelfiles import (
     METADATA_FILE,
     ArtifactError,
@@ -47,10 +48,6 @@ FORMAT = "edgeloop.twin.power-model/1"
 Layout = Literal["per_config", "shared"]
 LAYOUTS: tuple[Layout, ...] = ("per_config", "shared")
 MIN_ROWS_PER_CONFIGURATION = 10
-
-
-class NotFittedError(RuntimeError):
-    pass
 
 
 def time_split(time: np.ndarray, holdout_fraction: float) -> tuple[np.ndarray, np.ndarray]:

@@ -48,15 +48,15 @@ def _config(model: Any, model_dir: Path) -> dict[str, Any]:
             "metrics": metadata.get("metrics") or {"test_mae_kw": dict(model.test_mae_)}}
 
 
-TWIN_MODEL = ModelKind(MODEL_COMPONENT, MODEL_ARCHIVE, TWIN_COMPONENT,
+TWIN_MODEL_KIND = ModelKind(MODEL_COMPONENT, MODEL_ARCHIVE, TWIN_COMPONENT,
                        "Power model {model_version} of the compressed-air plant twin", _load, _config)
-TWIN = InferenceKind(TWIN_COMPONENT, TWIN_TEMPLATE)
+TWIN_INFERENCE_KIND = InferenceKind(TWIN_COMPONENT, TWIN_TEMPLATE)
 
 
 def build_model_component(model_dir: Path, version: str, recipe_dir: Path, artifact_dir: Path, *,
                           model_version: str, extra_config: dict | None = None) -> Path:
     """Write the TwinModel recipe and its `twin-model.zip`; returns the recipe path."""
-    return _build_model_component(TWIN_MODEL, model_dir, version, recipe_dir, artifact_dir,
+    return _build_model_component(TWIN_MODEL_KIND, model_dir, version, recipe_dir, artifact_dir,
                                   model_version=model_version, extra_config=extra_config)
 
 
@@ -65,11 +65,11 @@ def build_twin_component(version: str, recipe_dir: Path, artifact_dir: Path, *,
                          template: Path = TWIN_TEMPLATE, author: str = DEFAULT_AUTHOR,
                          bucket: str = DEFAULT_BUCKET, recipe_name: str | None = None) -> Path:
     """Write the DigitalTwin recipe (from the template) and its `edgeloop.zip`; returns the recipe path."""
-    return build_inference_component(TWIN, version, recipe_dir, artifact_dir,
+    return build_inference_component(TWIN_INFERENCE_KIND, version, recipe_dir, artifact_dir,
                                      model_requirement=model_requirement, template=template, author=author,
                                      bucket=bucket, recipe_name=recipe_name)
 
 
-__all__ = ["METADATA_FILE", "MODEL_ARCHIVE", "MODEL_COMPONENT", "MODEL_FOLDER", "SOURCE_ARCHIVE", "TWIN",
-           "TWIN_COMPONENT", "TWIN_MODEL", "TWIN_TEMPLATE", "PackagingError", "build_model_component",
+__all__ = ["METADATA_FILE", "MODEL_ARCHIVE", "MODEL_COMPONENT", "MODEL_FOLDER", "SOURCE_ARCHIVE", "TWIN_INFERENCE_KIND",
+           "TWIN_COMPONENT", "TWIN_MODEL_KIND", "TWIN_TEMPLATE", "PackagingError", "build_model_component",
            "build_source_archive", "build_twin_component", "model_sha256"]

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeloop.errors import NotFittedError
 from edgeloop.modelfiles import (
     ArtifactError,
     read_metadata,
@@ -33,10 +34,6 @@ from .messages import LABELS
 FORMAT = "edgeloop.ecg.classifier/1"
 MODEL_FILE = "ecg-classifier.ubj"
 NORMAL = LABELS.index("normal")
-
-
-class NotFittedError(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -51,11 +51,11 @@ from edgeloop.runtime import run_component
 from .messages import SENSOR_FILTER
 from .screening import InlineScreener, ProcessScreener, Screener
 from .service import (
-    MODEL,
-    LoadedModel,
+    ECG_MODEL_ON_GATEWAY,
+    LoadedEcgModel,
     Outgoing,
     PrefilterService,
-    Settings,
+    PrefilterSettings,
     load_verified,
 )
 
@@ -83,9 +83,10 @@ class PrefilterComponent:
         self._stop = threading.Event()
         self.high_water = 0
         self.dropped = 0
-        self.models: ModelReloader[LoadedModel] = ModelReloader(
-            ipc, MODEL, Path(root), load_verified, install=self.service.install, refused=self.service.refused,
-            announce=self._announce, on_own_config=self._apply_own_config, name="ecg-model-loader")
+        self.models: ModelReloader[LoadedEcgModel] = ModelReloader(
+            ipc, ECG_MODEL_ON_GATEWAY, Path(root), load_verified, install=self.service.install,
+            refused=self.service.refused, announce=self._announce, on_own_config=self._apply_own_config,
+            name="ecg-model-loader")
 
     # -- start-up --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -107,7 +108,7 @@ class PrefilterComponent:
         """Apply this component's configuration (at the worker's next item unless `immediately`);
         the problems it had, each naming its key."""
         try:
-            settings, problems = Settings.from_config(self.ipc.get_configuration())
+            settings, problems = PrefilterSettings.from_config(self.ipc.get_configuration())
         except Exception as exc:  # noqa: BLE001 - any failure here is reported, never fatal
             log.error("cannot read this component's configuration: %s", exc)
             return [f"cannot read this component's configuration: {exc}"]

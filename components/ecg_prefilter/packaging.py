@@ -41,20 +41,20 @@ def _config(model: Any, model_dir: Path) -> dict[str, Any]:
             "metrics": metadata.get("metrics") or {}}
 
 
-ECG_MODEL = ModelKind(MODEL_COMPONENT, MODEL_ARCHIVE, PREFILTER_COMPONENT,
+ECG_MODEL_KIND = ModelKind(MODEL_COMPONENT, MODEL_ARCHIVE, PREFILTER_COMPONENT,
                       "ECG screening classifier {model_version} (normal / af / other / noisy)", _load, _config)
-PREFILTER = InferenceKind(PREFILTER_COMPONENT, PREFILTER_TEMPLATE)
+PREFILTER_INFERENCE_KIND = InferenceKind(PREFILTER_COMPONENT, PREFILTER_TEMPLATE)
 
 
 def build_ecg_model_component(model_dir: Path, version: str, recipe_dir: Path, artifact_dir: Path, *,
                               model_version: str, extra_config: dict | None = None) -> Path:
     """Write the EcgModel recipe and its `ecg-model.zip`; returns the recipe path."""
-    return build_model_component(ECG_MODEL, model_dir, version, recipe_dir, artifact_dir,
+    return build_model_component(ECG_MODEL_KIND, model_dir, version, recipe_dir, artifact_dir,
                                  model_version=model_version, extra_config=extra_config)
 
 
 def build_prefilter_component(version: str, recipe_dir: Path, artifact_dir: Path, *,
                               model_requirement: str = DEFAULT_MODEL_REQUIREMENT) -> Path:
     """Write the EcgPrefilter recipe (from the template) and its `edgeloop.zip`; returns the recipe path."""
-    return build_inference_component(PREFILTER, version, recipe_dir, artifact_dir,
+    return build_inference_component(PREFILTER_INFERENCE_KIND, version, recipe_dir, artifact_dir,
                                      model_requirement=model_requirement)

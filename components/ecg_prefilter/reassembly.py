@@ -78,7 +78,7 @@ class StreamConfig:
 
 
 @dataclass(frozen=True)
-class Window:
+class StreamWindow:
     """A complete window of one device: `ecg` float64 mV, `gaps_s` of it filled by interpolation."""
 
     device_id: str
@@ -133,7 +133,7 @@ class DeviceStream:
         """Chunks held back waiting for a missing one."""
         return len(self._pending)
 
-    def offer(self, chunk: ChunkLike) -> list[Window]:
+    def offer(self, chunk: ChunkLike) -> list[StreamWindow]:
         """Place one chunk; returns the windows it completed (usually none)."""
         self.counts["chunks"] += 1
         seq = chunk.seq
@@ -154,7 +154,7 @@ class DeviceStream:
                 self.counts["late"] += 1          # from before a restart: older than this stream
                 return []
             self._pending[seq] = chunk
-            out: list[Window] = []
+            out: list[StreamWindow] = []
             while self._pending and max(self._pending) - self._next > self.config.reorder_chunks:
                 out += self._declare_lost()
             return out
@@ -165,9 +165,9 @@ class DeviceStream:
         out = self._place(chunk)
         return out + self._drain()
 
-    def flush(self) -> list[Window]:
+    def flush(self) -> list[StreamWindow]:
         """Give up on every missing chunk and place the held ones (a restart, or a stream's end)."""
-        out: list[Window] = []
+        out: list[StreamWindow] = []
         while self._pending:
             out += self._declare_lost()
         return out
@@ -181,13 +181,13 @@ class DeviceStream:
         """Timestamp slack: half a chunk for contiguity, two chunks (>= 2 s) for stream identity."""
         return max(2 * self._last_dur, 2.0) if restart else max(0.5 * self._last_dur, 0.1)
 
-    def _drain(self) -> list[Window]:
-        out: list[Window] = []
+    def _drain(self) -> list[StreamWindow]:
+        out: list[StreamWindow] = []
         while self._next in self._pending:
             out += self._place(self._pending.pop(self._next))
         return out
 
-    def _declare_lost(self) -> list[Window]:
+    def _declare_lost(self) -> list[StreamWindow]:
         """The lowest held chunk follows a gap: size it, fill or restart the window, place it."""
         seq = min(self._pending)
         chunk = self._pending.pop(seq)
@@ -215,7 +215,7 @@ class DeviceStream:
         out = self._place(chunk)
         return out + self._drain()
 
-    def _restart(self, chunk: ChunkLike) -> list[Window]:
+    def _restart(self, chunk: ChunkLike) -> list[StreamWindow]:
         """The device restarted its sequence: finish the old stream, then start afresh."""
         out = self.flush()
         self.counts["restarts"] += 1
@@ -240,7 +240,7 @@ class DeviceStream:
         self._buf[self._n:self._n + k] = samples
         self._n += k
 
-    def _place(self, chunk: ChunkLike) -> list[Window]:
+    def _place(self, chunk: ChunkLike) -> list[StreamWindow]:
         ecg = chunk.ecg
         if self._fresh:
             self._start = chunk.timestamp - self._n / self.config.fs
@@ -252,12 +252,12 @@ class DeviceStream:
         self._last_value = float(ecg[-1])
         return self._cut()
 
-    def _cut(self) -> list[Window]:
+    def _cut(self) -> list[StreamWindow]:
         width, hop, fs = self.config.window_n, self.config.hop_n, self.config.fs
-        out: list[Window] = []
+        out: list[StreamWindow] = []
         while self._n >= width:
             filled = sum(min(off + length, width) - off for off, length in self._gaps if off < width)
-            out.append(Window(self.device_id, self._start, fs, self._buf[:width].astype(np.float64),
+            out.append(StreamWindow(self.device_id, self._start, fs, self._buf[:width].astype(np.float64),
                               filled / fs))
             keep = self._n - hop
             self._buf[:keep] = self._buf[hop:self._n]

@@ -59,14 +59,14 @@ from .messages import (
     summary_message,
     window_message,
 )
-from .packaging import ECG_MODEL
+from .packaging import ECG_MODEL_KIND
 from .reassembly import COUNTERS as STREAM_COUNTERS
-from .reassembly import DeviceStream, StreamConfig, Window
+from .reassembly import DeviceStream, StreamConfig, StreamWindow
 from .screening import InlineScreener, ModelRef, Screened, Screener, ScreenerError
 
 log = logging.getLogger("edgeloop.ecg")
 
-MODEL = ECG_MODEL.on_gateway   # com.edgeloop.EcgModel, unarchived ecg-model.zip
+ECG_MODEL_ON_GATEWAY = ECG_MODEL_KIND.on_gateway  # com.edgeloop.EcgModel, unarchived ecg-model.zip
 STATUS_TOPIC = "edgeloop/ecg/status"
 IOT_STATUS_TOPIC = "edgeloop/{thing}/ecg/status"
 WINDOW_FIELD = "window"          # the error field of a window whose analysis failed
@@ -79,7 +79,7 @@ SERVICE_COUNTERS = ("chunks_malformed", "bytes_in", "bytes_up", "windows_screene
 
 # -- settings -------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Settings:
+class PrefilterSettings:
     """The component's configuration (recipe DefaultConfiguration; deployments may change it)."""
 
     fs: float = 250.0
@@ -102,8 +102,8 @@ class Settings:
               ("errorReportIntervalS", "error_report_interval_s", 0.0, 86_400.0, False, True))
 
     @classmethod
-    def from_config(cls, config: Any) -> tuple[Settings, list[str]]:
-        """Settings from the configuration tree; a bad value keeps its default and is named in the problems."""
+    def from_config(cls, config: Any) -> tuple[PrefilterSettings, list[str]]:
+        """PrefilterSettings from the configuration tree; a bad value keeps its default and is named in the problems."""
         problems: list[str] = []
         config = config if isinstance(config, dict) else {}
         values: dict[str, Any] = {}
@@ -134,7 +134,7 @@ class Settings:
 
 # -- the model ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class LoadedModel:
+class LoadedEcgModel:
     """A verified classifier, the EcgModel identity it came from and its verified directory."""
 
     classifier: EcgClassifier
@@ -151,13 +151,13 @@ class LoadedModel:
         return ModelRef(self.classifier, self.directory, self.identity.sha256)
 
 
-def load_verified(root: str | Path, config: Any) -> LoadedModel:
+def load_verified(root: str | Path, config: Any) -> LoadedEcgModel:
     """The EcgModel version `config` names, checked against modelSha256 and loaded (every file verified)."""
-    identity, directory = MODEL.verified_directory(root, config)
+    identity, directory = ECG_MODEL_ON_GATEWAY.verified_directory(root, config)
     try:
-        return LoadedModel(EcgClassifier.load(directory), identity, directory)
+        return LoadedEcgModel(EcgClassifier.load(directory), identity, directory)
     except ArtifactError as exc:
-        raise ModelRefused(f"{MODEL.name} {identity.component_version}: {exc}") from None
+        raise ModelRefused(f"{ECG_MODEL_ON_GATEWAY.name} {identity.component_version}: {exc}") from None
 
 
 # -- messages -------------------------------------------------------------------------------------
@@ -192,8 +192,8 @@ class Pending:
     """A window handed to the screener (`result` None: cut without a model, counted unscreened)."""
 
     device_id: str
-    window: Window
-    model: LoadedModel | None
+    window: StreamWindow
+    model: LoadedEcgModel | None
     result: Future[Screened] | None
 
 
@@ -235,15 +235,15 @@ def _failure(window_id: str, exc: Exception) -> tuple[str, str]:
 class PrefilterService:
     """Per-device reassembly, screening, summaries, error reports and counters (module docstring)."""
 
-    def __init__(self, settings: Settings | None = None, thing: str = "",
+    def __init__(self, settings: PrefilterSettings | None = None, thing: str = "",
                  screener: Screener | None = None) -> None:
-        self.settings = settings or Settings()
+        self.settings = settings or PrefilterSettings()
         self.screener: Screener = screener or InlineScreener()
         self._pending: deque[Pending] = deque()      # windows cut, in order, whose messages are not out
-        self._next_settings: Settings | None = None
+        self._next_settings: PrefilterSettings | None = None
         self.thing = thing
-        self._model: LoadedModel | None = None
-        self.model_problem: str | None = f"no {MODEL.name} loaded yet"
+        self._model: LoadedEcgModel | None = None
+        self.model_problem: str | None = f"no {ECG_MODEL_ON_GATEWAY.name} loaded yet"
         self.devices: dict[str, DeviceState] = {}
         self.counters: dict[str, int] = dict.fromkeys(SERVICE_COUNTERS, 0)
         self.malformed: Counter = Counter()           # field -> chunks rejected
@@ -255,10 +255,10 @@ class PrefilterService:
 
     # -- model and settings (any thread) ---------------------------------------------------------
     @property
-    def model(self) -> LoadedModel | None:
+    def model(self) -> LoadedEcgModel | None:
         return self._model
 
-    def install(self, model: LoadedModel) -> None:
+    def install(self, model: LoadedEcgModel) -> None:
         """Screen with `model` from the next window on (one reference assignment)."""
         self._model = model
         self.model_problem = None
@@ -269,7 +269,7 @@ class PrefilterService:
         with self._lock:
             self.counters["models_refused"] += 1
 
-    def configure(self, settings: Settings, immediately: bool = False) -> None:
+    def configure(self, settings: PrefilterSettings, immediately: bool = False) -> None:
         """Use `settings` from the worker's next item (streams restart if the geometry changed);
         `immediately` only while no worker runs (at start-up)."""
         with self._lock:
@@ -377,7 +377,7 @@ class PrefilterService:
         return self._up(out) + self.collect(now)
 
     # -- windows ---------------------------------------------------------------------------------
-    def _submit(self, device_id: str, window: Window) -> None:
+    def _submit(self, device_id: str, window: StreamWindow) -> None:
         """Hand a window to the screener (without a model it is not analysed: nothing could act on
         the features); its messages come out of collect(), in the order windows were cut."""
         model = self._model

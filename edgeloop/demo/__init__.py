@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+
+from edgeloop.errors import CommandError
 
 from .render import render
 
@@ -41,14 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from .runner import Demo, DemoOptions
     if args.wearables < 1 or args.minutes <= 0:
-        print("edgeloop demo: error: --wearables must be at least 1 and --minutes positive", file=sys.stderr)
-        return 2
+        raise CommandError("--wearables must be at least 1 and --minutes positive")
     demo = Demo(DemoOptions(minutes=args.minutes, wearables=args.wearables, workdir=args.workdir,
                             keep=args.keep))
     try:
         summary = demo.run()
-    except Exception as exc:
-        print(f"edgeloop demo failed: {exc} (logs: {demo.work})", file=sys.stderr)
-        return 1
+    except Exception as exc:      # any failure of the loop's many processes: say where the logs are
+        raise CommandError(f"{exc} (logs: {demo.work})", 1) from None
     print(json.dumps(summary, indent=2, default=str) if args.json else render(summary))
     return 0

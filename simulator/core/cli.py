@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
+
+from edgeloop.errors import CommandError
 
 from .paths import CorePaths
 
@@ -87,8 +88,7 @@ def _start(args: argparse.Namespace) -> int:
     from .nucleus import CoreOptions, run_core
     follow_parent()
     if args.iot_endpoint and not (args.cert and args.key and args.ca):
-        print("edgeloop core start: --iot-endpoint needs --cert, --key and --ca", file=sys.stderr)
-        return 2
+        raise CommandError("--iot-endpoint needs --cert, --key and --ca")
     options = CoreOptions(
         root=CorePaths.at(args.root), thing_name=args.thing_name, region=args.region,
         mqtt_host=args.mqtt_host, mqtt_port=None if args.no_broker else args.mqtt_port,
@@ -103,13 +103,11 @@ def _start(args: argparse.Namespace) -> int:
 def _deploy(args: argparse.Namespace) -> int:
     from .client import CoreClient, CoreNotRunning
     if not (args.merge or args.remove or args.update_config):
-        print("edgeloop core deploy: nothing to do (give --merge, --remove or --update-config)", file=sys.stderr)
-        return 2
+        raise CommandError("nothing to do (give --merge, --remove or --update-config)")
     try:
         client = CoreClient(CorePaths.at(args.root))
     except CoreNotRunning as exc:
-        print(f"edgeloop core deploy: {exc}", file=sys.stderr)
-        return 1
+        raise CommandError(str(exc), 1) from None
     with client:
         deployment_id = client.create_deployment(
             recipe_dir=args.recipe_dir, artifact_dir=args.artifact_dir, merge=dict(args.merge),
@@ -124,9 +122,8 @@ def _deploy(args: argparse.Namespace) -> int:
         print(f"deployment {deployment_id} SUCCEEDED")
         return 0
     cause = details.get("deploymentFailureCause", "no reason recorded")
-    print(f"deployment {deployment_id} {status} ({details.get('detailedDeploymentStatus', '?')}): {cause}",
-          file=sys.stderr)
-    return 1
+    raise CommandError(f"deployment {deployment_id} {status} ({details.get('detailedDeploymentStatus', '?')}): "
+                       f"{cause}", 1)
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -134,7 +131,6 @@ def _status(args: argparse.Namespace) -> int:
     paths = CorePaths.at(args.root)
     status = read_status(paths)
     if status is None:
-        print(f"no core has run under {paths.root}", file=sys.stderr)
-        return 1
+        raise CommandError(f"no core has run under {paths.root}", 1)
     print(json.dumps(status, indent=2) if args.json else render_status(status))
     return 0

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from edgeloop import __version__
+from edgeloop.errors import CommandError
 
 from .client import write_cli_info
 from .config_store import ConfigStore, pointer_to_path
@@ -263,19 +264,17 @@ async def _main(options: CoreOptions) -> int:
 
 
 def run_core(options: CoreOptions) -> int:
+    """Run the core in the foreground until SIGTERM/SIGINT; refusals to start are CommandErrors."""
     try:
         options.root.ensure()
     except ValueError as exc:
-        print(f"edgeloop core start: {exc}", file=sys.stderr)
-        return 2
+        raise CommandError(str(exc)) from None
     _setup_logging(options.root, options.log_level)
     if options.root.pid_file.exists():
         try:
             other = int(options.root.pid_file.read_text())
             os.kill(other, 0)
-            print(f"edgeloop core start: a core (pid {other}) is already running under {options.root.root}",
-                  file=sys.stderr)
-            return 1
+            raise CommandError(f"a core (pid {other}) is already running under {options.root.root}", 1)
         except (ValueError, ProcessLookupError):
             pass
     options.root.pid_file.write_text(str(os.getpid()))

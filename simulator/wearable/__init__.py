@@ -9,7 +9,7 @@ Module map (one concern each):
   waves      ECGSYN-derived Gaussian PQRST per beat (multiform wide PVCs), PPG pulse; rendering
   artifacts  mild noise everywhere; f-waves; mains hum, baseline wander, motion bursts
   device     DeviceGenerator: one device's traits, plan and seamless signal blocks
-  simulator  WearableSimulator.record / .stream, Recording
+  simulator  WearableSimulator.record / .stream, SimulatedRecording
   dataset    --out DIR: .npy per device, labels.csv, manifest.json
   encoding   chunk JSON a block at a time (byte-identical to json.dumps, ~9x cheaper)
   publisher  WearablePublisher: few paho connections on behalf of many device ids
@@ -18,7 +18,7 @@ Module map (one concern each):
 
 from .mix import Mix, MixError, parse_mix
 from .rhythm import Episode, label_for
-from .simulator import Recording, WearableSimulator, device_ids
+from .simulator import SimulatedRecording, WearableSimulator, device_ids
 
-__all__ = ["Episode", "Mix", "MixError", "Recording", "WearableSimulator", "device_ids",
+__all__ = ["Episode", "Mix", "MixError", "SimulatedRecording", "WearableSimulator", "device_ids",
            "label_for", "parse_mix"]

@@ -19,7 +19,7 @@ Interval = tuple[float, float, str]  # [start_s, end_s), label
 
 
 @dataclass
-class Recording:
+class SimulatedRecording:
     """ECG (mV) and PPG as float32, ground-truth label intervals, and the R-wave times/kinds
     (0 sinus, 1 PVC, 2 AF) for evaluation. Unpacks as `ecg, ppg, labels = recording`."""
 
@@ -53,7 +53,7 @@ class WearableSimulator:
         return DeviceGenerator(self.fs, rng, mix=None if plan else self.mix, plan=plan)
 
     def record(self, minutes: float, rhythm_plan: list[Episode] | None = None,
-               device_id: str = "wearable-0000") -> Recording:
+               device_id: str = "wearable-0000") -> SimulatedRecording:
         """`minutes` of one device; episodes from `rhythm_plan` (must cover the record) or the mix."""
         if not minutes > 0:
             raise ValueError(f"minutes {minutes!r}: must be positive")
@@ -65,7 +65,7 @@ class WearableSimulator:
                   intervals([ep for _, ep in gen.episodes]) if a < duration]
         times, kinds, _ = gen.beats.arrays()
         keep = (times >= 0) & (times < duration)
-        return Recording(ecg, ppg, labels, times[keep], kinds[keep])
+        return SimulatedRecording(ecg, ppg, labels, times[keep], kinds[keep])
 
     def stream(self, device_id: str, chunk_s: float = 1.0,
                start_time: float | None = None) -> Iterator[dict]:

@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
+from edgeloop import cli as edgeloop_cli
 from edgeloop.cloud.ecg import archive_cli
 from edgeloop.components.ecg_prefilter.features import analyse_window
 from edgeloop.components.ecg_prefilter.messages import alert_message, window_message
@@ -89,8 +90,8 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:
-    parsed = parser().parse_args(["ecg", "archive", *map(str, args)])
-    code = parsed.func(parsed)
+    root = parser()
+    code = edgeloop_cli.run(root, root.parse_args(["ecg", "archive", *map(str, args)]))
     out = capsys.readouterr()
     return code, out.out, out.err
 

@@ -29,8 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
 def cli(capsys) -> Callable[..., tuple[int, str, str]]:
     """Run `edgeloop <args>` for the cloud groups in this process; returns (exit code, stdout, stderr)."""
     def run(*args: str) -> tuple[int, str, str]:
-        parsed = build_parser().parse_args([str(a) for a in args])
-        code = parsed.func(parsed)
+        parser = build_parser()
+        code = edgeloop_cli.run(parser, parser.parse_args([str(a) for a in args]))
         captured = capsys.readouterr()
         return code, captured.out, captured.err
     return run

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
 from edgeloop.components.ecg_prefilter.features import analyse_window
-from edgeloop.components.ecg_prefilter.service import MODEL
+from edgeloop.components.ecg_prefilter.service import ECG_MODEL_ON_GATEWAY
 from edgeloop.simulator.wearable import Episode, WearableSimulator
 from edgeloop.simulator.wearable.simulator import stream_payloads
 
@@ -56,7 +56,7 @@ def trained_model_dir() -> Path:
 def install_model(root: Path, model_dir: Path, version: str = "1.0.0",
                   model_version: str = "edgeloop-ecg/1") -> dict:
     """Put the model where Greengrass unarchives EcgModel `version`; its component configuration."""
-    target = MODEL.directory(root, version)
+    target = ECG_MODEL_ON_GATEWAY.directory(root, version)
     shutil.copytree(model_dir, target)
     return {"componentVersion": version, "modelVersion": model_version, "modelSha256": metadata_sha256(target)}
 

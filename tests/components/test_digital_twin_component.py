@@ -17,7 +17,7 @@ from pathlib import Path
 from corekit import ComponentKit, Device, RunningCore, wait_for
 from edgeloop.components.digital_twin import packaging
 from edgeloop.components.digital_twin.component import (
-    Settings,
+    TwinSettings,
     TwinService,
     load_verified,
 )
@@ -116,7 +116,7 @@ def test_plant_telemetry_through_the_bridge_gets_recommendations_and_live_error(
         dashboard.close()
 
     # The same samples through an in-process service with the same model give the same messages.
-    service = TwinService(Settings(error_window=8, error_every=4, recommend_every=4))
+    service = TwinService(TwinSettings(error_window=8, error_every=4, recommend_every=4))
     service.install(load_verified(core.root, _model_config(core)))
     expected = [out for sample in samples for out in service.handle_telemetry("dt/compressor/p7/telemetry", sample)]
     assert sorted(((topic, json.loads(payload)) for topic, payload in received), key=json.dumps) == \

@@ -14,7 +14,7 @@ import pytest
 from edgeloop.components.digital_twin import packaging
 from edgeloop.components.digital_twin.component import (
     ModelRefused,
-    Settings,
+    TwinSettings,
     TelemetryError,
     TwinService,
     load_verified,
@@ -48,7 +48,7 @@ def gateway(model_dirs, tmp_path_factory) -> tuple[Path, dict[str, dict]]:
 @pytest.fixture
 def service(gateway) -> TwinService:
     root, configs = gateway
-    service = TwinService(Settings(error_window=20, error_every=5, recommend_every=5))
+    service = TwinService(TwinSettings(error_window=20, error_every=5, recommend_every=5))
     service.install(load_verified(root, configs["1.0.0"]))
     return service
 
@@ -184,7 +184,7 @@ def test_telemetry_gives_live_error_and_recommendations(service: TwinService, pl
 
 def test_following_recommendations_saves_true_power_against_the_staging_rule(service: TwinService, plant) -> None:
     """What a plant operator cares about: on the true plant, the recommended sets draw less than the running ones."""
-    service.configure(Settings(recommend_every=1, error_every=1000))
+    service.configure(TwinSettings(recommend_every=1, error_every=1000))
     stream = samples(plant, 600, seed=11)
     running_kw = recommended_kw = 0.0
     for sample in stream:
@@ -210,8 +210,9 @@ def test_malformed_telemetry_is_rejected_naming_the_field(service: TwinService, 
 
 
 def test_bad_settings_keep_their_defaults_and_are_named() -> None:
-    settings, problems = Settings.from_config({"telemetry": {"errorWindow": 0, "errorEvery": 3, "recommendEvery": 2.5},
-                                               "statusIntervalS": "often"})
-    assert settings == Settings(error_every=3)
+    settings, problems = TwinSettings.from_config({"telemetry": {"errorWindow": 0, "errorEvery": 3,
+                                                                 "recommendEvery": 2.5},
+                                                   "statusIntervalS": "often"})
+    assert settings == TwinSettings(error_every=3)
     assert [p.split(":")[0] for p in problems] == ["/telemetry/errorWindow", "/telemetry/recommendEvery",
                                                    "/statusIntervalS"]

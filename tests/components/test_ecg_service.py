@@ -13,10 +13,10 @@ import pytest
 from ecgkit import chunks, install_model, plan, trained_model_dir
 from edgeloop.components.ecg_prefilter.messages import parse_window
 from edgeloop.components.ecg_prefilter.service import (
-    MODEL,
+    ECG_MODEL_ON_GATEWAY,
     Outgoing,
     PrefilterService,
-    Settings,
+    PrefilterSettings,
     load_verified,
 )
 
@@ -33,7 +33,7 @@ def gateway(tmp_path_factory) -> tuple[Path, dict]:
 
 def make_service(gateway, model: bool = True, **settings) -> PrefilterService:
     root, config = gateway
-    service = PrefilterService(Settings(**{"summary_interval_s": 60.0, **settings}), thing="gw-1")
+    service = PrefilterService(PrefilterSettings(**{"summary_interval_s": 60.0, **settings}), thing="gw-1")
     if model:
         service.install(load_verified(root, config))
     return service
@@ -138,7 +138,7 @@ def test_without_a_model_windows_are_counted_unscreened_never_normal(gateway) ->
     assert (summary.body["unscreened"], summary.body["normal"], summary.body["model_version"]) == (1, 0, None)
     (status,) = service.status("periodic")
     assert status.body["serving"] is False and status.body["counters"]["windows_unscreened"] == 1
-    assert status.body["counters"]["windows_normal"] == 0 and MODEL.name in status.body["model_problem"]
+    assert status.body["counters"]["windows_normal"] == 0 and ECG_MODEL_ON_GATEWAY.name in status.body["model_problem"]
 
 
 def test_a_model_that_does_not_match_its_record_is_refused(gateway, tmp_path: Path) -> None:
@@ -149,8 +149,8 @@ def test_a_model_that_does_not_match_its_record_is_refused(gateway, tmp_path: Pa
     with pytest.raises(ModelRefused, match="cannot read"):
         load_verified(root, {**config, "componentVersion": "9.9.9"})
     copy = tmp_path / "root"
-    shutil.copytree(MODEL.directory(root, "1.0.0"), MODEL.directory(copy, "1.0.0"))
-    booster = MODEL.directory(copy, "1.0.0") / "ecg-classifier.ubj"
+    shutil.copytree(ECG_MODEL_ON_GATEWAY.directory(root, "1.0.0"), ECG_MODEL_ON_GATEWAY.directory(copy, "1.0.0"))
+    booster = ECG_MODEL_ON_GATEWAY.directory(copy, "1.0.0") / "ecg-classifier.ubj"
     booster.write_bytes(booster.read_bytes() + b" ")                   # metadata.json intact, model file not
     with pytest.raises(ModelRefused, match="SHA-256"):
         load_verified(copy, config)
@@ -168,20 +168,20 @@ def test_a_window_whose_analysis_fails_is_counted_and_reported(gateway) -> None:
 
 
 def test_bad_configuration_values_are_named_and_their_defaults_kept() -> None:
-    settings, problems = Settings.from_config({
+    settings, problems = PrefilterSettings.from_config({
         "fs": "250", "windowS": 5, "hopS": 30, "reorderChunks": 1.5, "maxGapS": -1, "summaryIntervalS": 0,
         "statusIntervalS": True, "errorReportIntervalS": 5})
     assert [p.split(":")[0] for p in problems] == ["/fs", "/windowS", "/reorderChunks", "/maxGapS",
                                                    "/summaryIntervalS", "/statusIntervalS"]
-    assert settings == Settings(hop_s=30.0, error_report_interval_s=5.0)
-    settings, problems = Settings.from_config({"windowS": 30, "hopS": 45})
+    assert settings == PrefilterSettings(hop_s=30.0, error_report_interval_s=5.0)
+    settings, problems = PrefilterSettings.from_config({"windowS": 30, "hopS": 45})
     assert (settings.window_s, settings.hop_s) == (30.0, 30.0) and problems[0].startswith("/hopS: 45 s is longer")
 
 
 def test_status_carries_counters_devices_and_its_own_bytes(gateway) -> None:
     service = make_service(gateway)
     stream(service, "n-3", plan("sinus", hr=75), 3)
-    service.configure(Settings(window_s=30.0, hop_s=30.0))            # new geometry: streams restart
+    service.configure(PrefilterSettings(window_s=30.0, hop_s=30.0))            # new geometry: streams restart
     stream(service, "n-3", plan("sinus", hr=75), 1, now=2000.0, start_time=T0 + 100)
     before = service.totals()["bytes_up"]
     (status,) = service.status("periodic", queue_high_water=7)

@@ -154,7 +154,7 @@ def raw_connect(core: CoreHarness, token: str | None) -> socket.socket:
     return sock
 
 
-def read_frames(sock: socket.socket, count: int | None = None) -> list[wire.Message]:
+def read_frames(sock: socket.socket, count: int | None = None) -> list[wire.EventStreamMessage]:
     """`count` frames, or every frame until the server closes the socket (count None)."""
     decoder, frames = wire.Decoder(), []
     while count is None or len(frames) < count:

@@ -132,7 +132,7 @@ def test_decodes_the_connect_frame_the_real_awscrt_client_sends() -> None:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
     listener.listen(1)
-    received: list[wire.Message] = []
+    received: list[wire.EventStreamMessage] = []
 
     def serve() -> None:
         conn, _ = listener.accept()

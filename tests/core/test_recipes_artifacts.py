@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from edgeloop.simulator.core.paths import CorePaths
 from edgeloop.simulator.core.recipes import (
-    ArtifactError,
+    ArtifactInstallError,
     digest_of,
     parse_recipe,
     prepare_artifacts,
@@ -107,7 +107,7 @@ def test_digest_mismatch_names_file_expected_and_actual(env):
     model = put(source, "model.ubj", b"TAMPERED")
     expected = b64sha256(b"ORIGINAL")
     recipe, manifest = make_recipe({"URI": "s3://bucket/model.ubj", "Digest": expected, "Algorithm": "SHA-256"})
-    with pytest.raises(ArtifactError) as info:
+    with pytest.raises(ArtifactInstallError) as info:
         prepare_artifacts(recipe, manifest, source, paths)
     message = str(info.value)
     assert str(model) in message and f"expected {expected}" in message and f"actual {b64sha256(b'TAMPERED')}" in message
@@ -117,7 +117,7 @@ def test_digest_mismatch_names_file_expected_and_actual(env):
 def test_missing_artifact_names_the_path_looked_for(env):
     source, paths = env
     recipe, manifest = make_recipe({"URI": "s3://bucket/a/b/weights.zip", "Unarchive": "ZIP"})
-    with pytest.raises(ArtifactError, match=f"looked for {source / NAME / VERSION / 'weights.zip'}"):
+    with pytest.raises(ArtifactInstallError, match=f"looked for {source / NAME / VERSION / 'weights.zip'}"):
         prepare_artifacts(recipe, manifest, source, paths)
 
 
@@ -125,7 +125,7 @@ def test_duplicate_file_names_in_a_manifest_are_refused(env):
     source, paths = env
     put(source, "x.bin", b"x")
     recipe, manifest = make_recipe({"URI": "s3://one/x.bin"}, {"URI": "s3://two/x.bin"})
-    with pytest.raises(ArtifactError, match="share the file name 'x.bin'"):
+    with pytest.raises(ArtifactInstallError, match="share the file name 'x.bin'"):
         prepare_artifacts(recipe, manifest, source, paths)
 
 
@@ -152,7 +152,7 @@ def test_zip_slip_is_refused_naming_the_entry(env, tmp_path, entries, symlinks, 
     source, paths = env
     make_zip(source / NAME / VERSION / "evil.zip", entries, symlinks)
     recipe, manifest = make_recipe({"URI": "s3://bucket/evil.zip", "Unarchive": "ZIP"})
-    with pytest.raises(ArtifactError, match=problem) as info:
+    with pytest.raises(ArtifactInstallError, match=problem) as info:
         prepare_artifacts(recipe, manifest, source, paths)
     bad = next(iter(symlinks or entries))
     assert f"entry {bad!r}" in str(info.value) and "evil.zip" in str(info.value)
@@ -165,7 +165,7 @@ def test_not_a_zip(env):
     source, paths = env
     put(source, "broken.zip", b"not a zip at all")
     recipe, manifest = make_recipe({"URI": "broken.zip", "Unarchive": "ZIP"})
-    with pytest.raises(ArtifactError, match="broken.zip: Unarchive is ZIP but the file is not a readable ZIP"):
+    with pytest.raises(ArtifactInstallError, match="broken.zip: Unarchive is ZIP but the file is not a readable ZIP"):
         prepare_artifacts(recipe, manifest, source, paths)
 
 
@@ -233,5 +233,5 @@ def test_no_artifact_directory(env):
     prepare_artifacts(recipe, manifest, None, paths)  # nothing to fetch: fine
     assert mode(paths.artifact_dir(NAME, VERSION)) == 0o555
     recipe, manifest = make_recipe({"URI": "s3://bucket/m.bin"})
-    with pytest.raises(ArtifactError, match="gave no artifact directory"):
+    with pytest.raises(ArtifactInstallError, match="gave no artifact directory"):
         prepare_artifacts(recipe, manifest, None, paths)

@@ -11,13 +11,13 @@ import pytest
 from edgeloop.components.ecg_prefilter.classifier import (
     MODEL_FILE,
     EcgClassifier,
-    NotFittedError,
     encode_labels,
     threshold_for,
 )
 from edgeloop.components.ecg_prefilter.features import FEATURE_NAMES
 from edgeloop.components.ecg_prefilter.messages import LABELS
 
+from edgeloop.errors import NotFittedError
 from edgeloop.modelfiles import ArtifactError
 
 

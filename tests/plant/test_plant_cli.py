@@ -15,11 +15,11 @@ from edgeloop.simulator.plant import Plant
 
 
 def run_in_process(*args: str) -> int:
-    """Parse like the top-level `edgeloop` does and call the handler."""
+    """Parse like the top-level `edgeloop` does and run the handler through its error path."""
     parser = argparse.ArgumentParser(prog="edgeloop")
     simulate_cli.register(parser.add_subparsers(dest="command", required=True))
     parsed = parser.parse_args(["simulate", "plant", *args])
-    return parsed.func(parsed)
+    return edgeloop_cli.run(parser, parsed)
 
 
 def test_handler_writes_history_and_boundaries(tmp_path, capsys) -> None:

@@ -14,6 +14,7 @@ import time
 import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
+from edgeloop import cli as edgeloop_cli
 from edgeloop.simulator import cli as simulate_cli
 from edgeloop.simulator.wearable.dataset import read_labels
 from paho.mqtt.enums import CallbackAPIVersion
@@ -28,14 +29,15 @@ def edgeloop(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
 
 
 def run_in_process(*args: str) -> int:
-    """Parse like the top-level `edgeloop` does and call the handler (argparse errors exit 2)."""
+    """Parse like the top-level `edgeloop` does and run the handler through its error path
+    (argparse errors exit 2)."""
     parser = argparse.ArgumentParser(prog="edgeloop")
     simulate_cli.register(parser.add_subparsers(dest="command", required=True))
     try:
         parsed = parser.parse_args(["simulate", "wearables", *args])
     except SystemExit as exc:
         return int(exc.code)
-    return parsed.func(parsed)
+    return edgeloop_cli.run(parser, parsed)
 
 
 @pytest.mark.parametrize("mix, field", [

@@ -28,7 +28,7 @@ from ..ipc.core_api import InvalidArguments, ResourceNotFound, UpdateEvent
 from ..lifecycle.component import ComponentSpec
 from ..lifecycle.manager import LifecycleManager
 from ..paths import CorePaths
-from ..recipes.artifacts import ArtifactError, prepare_artifacts
+from ..recipes.artifacts import ArtifactInstallError, prepare_artifacts
 from ..recipes.loader import Recipe, RecipeError, load_recipe
 from ..recipes.model import Manifest
 from ..recipes.platform import select_manifest
@@ -275,7 +275,7 @@ class DeploymentHandler:
             if fresh:
                 try:
                     prepare_artifacts(recipe, manifest, artifact_source, self._paths)
-                except ArtifactError as exc:
+                except ArtifactInstallError as exc:
                     raise DeploymentFailed(str(exc), "ARTIFACT_ERROR") from exc
         return DeployedSet(roots, resolved, digests)
 

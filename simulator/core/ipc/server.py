@@ -235,7 +235,7 @@ class _Connection(asyncio.Protocol):
         self.close()
 
     # reading -------------------------------------------------------------------------------
-    def handle(self, message: wire.Message) -> None:
+    def handle(self, message: wire.EventStreamMessage) -> None:
         headers = {h.name: h.value for h in message.headers}
         numbers: list[int] = []
         for name in (wire.MESSAGE_TYPE, wire.MESSAGE_FLAGS, wire.STREAM_ID):

@@ -81,7 +81,7 @@ class Header(NamedTuple):
     value: Any  # bool | int | bytes | str | datetime (TIMESTAMP) | uuid.UUID
 
 
-class Message(NamedTuple):
+class EventStreamMessage(NamedTuple):
     headers: list[Header]
     payload: bytes
 
@@ -252,12 +252,12 @@ class Decoder:
     def buffered(self) -> int:
         return len(self._buf)
 
-    def feed(self, data: bytes) -> list[Message]:
+    def feed(self, data: bytes) -> list[EventStreamMessage]:
         if self._failed is not None:
             raise self._failed
         buf = self._buf
         buf += data
-        out: list[Message] = []
+        out: list[EventStreamMessage] = []
         pos = 0
         size = len(buf)
         try:
@@ -276,7 +276,8 @@ class Decoder:
                 if zlib.crc32(memoryview(raw)[:body_end]) != _U32.unpack_from(raw, body_end)[0]:
                     raise FrameError("message CRC mismatch")
                 payload_start = PRELUDE_LEN + headers_len
-                out.append(Message(decode_headers(raw, PRELUDE_LEN, payload_start), raw[payload_start:body_end]))
+                headers = decode_headers(raw, PRELUDE_LEN, payload_start)
+                out.append(EventStreamMessage(headers, raw[payload_start:body_end]))
                 pos += total
         except FrameError as exc:
             self._failed = exc

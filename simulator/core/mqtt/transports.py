@@ -36,7 +36,7 @@ class TransportEvents:
     on_message: Callable[[IotMessage], None]
 
 
-class Pending(Protocol):
+class PendingPublish(Protocol):
     def wait(self, timeout: float) -> bool:
         """True once the message is on the wire (QoS 0) or acknowledged by the broker (QoS 1)."""
 
@@ -51,7 +51,7 @@ class Transport(Protocol):
     @property
     def connected(self) -> bool: ...
 
-    def publish(self, msg: IotMessage) -> Pending:
+    def publish(self, msg: IotMessage) -> PendingPublish:
         """Hand `msg` to the client. Raises NotConnected."""
 
     def subscribe(self, topic_filter: str, qos: int) -> None: ...
@@ -185,7 +185,7 @@ class PahoTransport:
         with self._lock:
             self._pending_subs.discard(mid)
 
-    def publish(self, msg: IotMessage) -> Pending:
+    def publish(self, msg: IotMessage) -> PendingPublish:
         if not self._connected:
             raise NotConnected(self.description)
         props = _to_paho_properties(msg) if self.url.mqtt5 else None
@@ -299,7 +299,7 @@ class AwsIotTransport:
         if self._events is not None:
             self._events.on_message(msg)
 
-    def publish(self, msg: IotMessage) -> Pending:
+    def publish(self, msg: IotMessage) -> PendingPublish:
         if not self._connected:
             raise NotConnected(self.description)
         m = self._mqtt5

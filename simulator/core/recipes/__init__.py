@@ -11,7 +11,7 @@ dependency resolution over the local component store, and artifact preparation.
   artifacts  prepare_artifacts / digest_of
 """
 
-from .artifacts import ArtifactError, digest_of, prepare_artifacts
+from .artifacts import ArtifactInstallError, digest_of, prepare_artifacts
 from .loader import MAX_RECIPE_BYTES, load_recipe, parse_recipe
 from .model import (
                     DEFAULT_TIMEOUTS,
@@ -29,7 +29,7 @@ from .store import ComponentStore, MissingRecipeError
 from .variables import VariableContext, config_lookup_from, interpolate, interpolate_all
 
 __all__ = [
-    "ArtifactError", "digest_of", "prepare_artifacts",
+    "ArtifactInstallError", "digest_of", "prepare_artifacts",
     "MAX_RECIPE_BYTES", "load_recipe", "parse_recipe",
     "DEFAULT_TIMEOUTS", "Artifact", "Dependency", "Lifecycle", "LifecycleStep", "Manifest", "Recipe", "RecipeError",
     "current_platform", "select_manifest",

@@ -32,7 +32,7 @@ _EXECUTE_BITS = {"NONE": 0, "OWNER": 0o100, "ALL": 0o111}
 _CHUNK = 1 << 20
 
 
-class ArtifactError(Exception):
+class ArtifactInstallError(Exception):
     """An artifact that cannot be put in place; the message names the file and what is wrong."""
 
 
@@ -72,18 +72,19 @@ def _file_mode(artifact: Artifact) -> int:
 
 def _source_file(recipe: Recipe, artifact: Artifact, artifact_source: Path | None) -> Path:
     if artifact_source is None:
-        raise ArtifactError(f"{recipe.name} {recipe.version}: artifact {artifact.uri} is needed but the deployment "
-                            f"gave no artifact directory (--artifactDir)")
+        raise ArtifactInstallError(f"{recipe.name} {recipe.version}: artifact {artifact.uri} is needed but the "
+                                   f"deployment gave no artifact directory (--artifactDir)")
     if artifact.uri.startswith("docker:"):
-        raise ArtifactError(f"{recipe.name} {recipe.version}: artifact {artifact.uri} is a Docker image; "
-                            f"the local core does not run Docker artifacts")
+        raise ArtifactInstallError(f"{recipe.name} {recipe.version}: artifact {artifact.uri} is a Docker image; "
+                                   f"the local core does not run Docker artifacts")
     name = artifact.file_name
     if name in ("", ".", ".."):
-        raise ArtifactError(f"{recipe.name} {recipe.version}: artifact URI {artifact.uri!r} names no file")
+        raise ArtifactInstallError(f"{recipe.name} {recipe.version}: artifact URI {artifact.uri!r} names no file")
     path = Path(artifact_source) / recipe.name / recipe.version / name
     if not path.is_file():
-        raise ArtifactError(f"{recipe.name} {recipe.version}: artifact {artifact.uri} not found: looked for "
-                            f"{path} (local deployments read <artifactDir>/<ComponentName>/<ComponentVersion>/<file>)")
+        raise ArtifactInstallError(f"{recipe.name} {recipe.version}: artifact {artifact.uri} not found: looked "
+                                   f"for {path} (local deployments read "
+                                   f"<artifactDir>/<ComponentName>/<ComponentVersion>/<file>)")
     return path
 
 
@@ -92,12 +93,12 @@ def _verify(recipe: Recipe, artifact: Artifact, path: Path, shown_as: Path) -> N
         return
     algorithm = artifact.algorithm or "SHA-256"
     if algorithm != "SHA-256":
-        raise ArtifactError(f"{recipe.name} {recipe.version}: artifact {shown_as} uses digest algorithm "
-                            f"{algorithm!r}; only SHA-256 is supported")
+        raise ArtifactInstallError(f"{recipe.name} {recipe.version}: artifact {shown_as} uses digest algorithm "
+                                   f"{algorithm!r}; only SHA-256 is supported")
     actual = digest_of(path)
     if actual != artifact.digest:
-        raise ArtifactError(f"{recipe.name} {recipe.version}: artifact {shown_as} does not match its recipe "
-                            f"digest: expected {artifact.digest} (SHA-256, base64), actual {actual}")
+        raise ArtifactInstallError(f"{recipe.name} {recipe.version}: artifact {shown_as} does not match its recipe "
+                                   f"digest: expected {artifact.digest} (SHA-256, base64), actual {actual}")
 
 
 def _copy(recipe: Recipe, artifact: Artifact, source: Path, dest_dir: Path) -> Path:
@@ -132,8 +133,8 @@ def _safe_members(archive: zipfile.ZipFile, zip_path: Path) -> list[zipfile.ZipI
             problem = "is a symbolic link"
         else:
             continue
-        raise ArtifactError(f"{zip_path}: refusing to unpack entry {name!r}: it {problem} and could write "
-                            f"outside the unpack folder")
+        raise ArtifactInstallError(f"{zip_path}: refusing to unpack entry {name!r}: it {problem} and could write "
+                                   f"outside the unpack folder")
     return members
 
 
@@ -149,11 +150,11 @@ def _unzip(zip_path: Path, dest: Path, file_mode: int) -> None:
             for info in members:
                 target = (dest / info.filename.replace("\\", "/")).resolve()
                 if target != root and root not in target.parents:
-                    raise ArtifactError(f"{zip_path}: refusing to unpack entry {info.filename!r}: it resolves "
-                                        f"outside {dest}")
+                    raise ArtifactInstallError(f"{zip_path}: refusing to unpack entry {info.filename!r}: it resolves "
+                                               f"outside {dest}")
                 archive.extract(info, dest)
     except zipfile.BadZipFile as exc:
-        raise ArtifactError(f"{zip_path}: Unarchive is ZIP but the file is not a readable ZIP archive ({exc})") \
+        raise ArtifactInstallError(f"{zip_path}: Unarchive is ZIP but the file is not a readable ZIP archive ({exc})") \
             from None
     _make_read_only(dest, file_mode)
 
@@ -166,9 +167,9 @@ def prepare_artifacts(recipe: Recipe, manifest: Manifest, artifact_source: Path 
     names: dict[str, str] = {}
     for artifact in manifest.artifacts:
         if artifact.file_name in names:
-            raise ArtifactError(f"{recipe.name} {recipe.version}: artifacts {names[artifact.file_name]} and "
-                                f"{artifact.uri} share the file name {artifact.file_name!r}; Greengrass requires "
-                                f"unique file names within a manifest")
+            raise ArtifactInstallError(f"{recipe.name} {recipe.version}: artifacts {names[artifact.file_name]} and "
+                                       f"{artifact.uri} share the file name {artifact.file_name!r}; Greengrass "
+                                       f"requires unique file names within a manifest")
         names[artifact.file_name] = artifact.uri
     sources = [(artifact, _source_file(recipe, artifact, artifact_source)) for artifact in manifest.artifacts]
 
