@@ -33,7 +33,7 @@ from .spool import DEFAULT_MAX_BYTES, Spool
 from .transports import (
     AwsIotTransport,
     NotConnected,
-    Pending,
+    PendingPublish,
     PahoTransport,
     Transport,
     TransportEvents,
@@ -198,7 +198,7 @@ class IotCoreLink:
 
     def _drain_batch(self) -> None:
         batch = self._spool.peek(_BATCH)
-        handed: list[tuple[int, Pending]] = []
+        handed: list[tuple[int, PendingPublish]] = []
         if self._transport is None:
             return
         with self._send_lock:
