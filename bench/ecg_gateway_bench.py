@@ -42,7 +42,7 @@ import paho.mqtt.client as mqtt
 
 sys.path.insert(0, str(Path(__file__).parent))
 from edgeloop.cloud.ecg.receiver import percentiles  # noqa: E402
-from edgeloop.components.ecg_prefilter.messages import ALERT_FILTER  # noqa: E402
+from edgeloop.contracts.ecg import ALERT_FILTER  # noqa: E402
 from edgeloop.components.ecg_prefilter.packaging import (  # noqa: E402
     MODEL_COMPONENT,
     PREFILTER_COMPONENT,

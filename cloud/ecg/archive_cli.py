@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edgeloop.components.ecg_prefilter.messages import LABELS
+from edgeloop.contracts.ecg import LABELS
 
 from ..home import CloudHome, add_home_argument
 

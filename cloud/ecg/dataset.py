@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from edgeloop.components.ecg_prefilter.features import FEATURE_NAMES, analyse_window
 from edgeloop.components.ecg_prefilter.filters import SignalError, resample
-from edgeloop.components.ecg_prefilter.messages import LABELS
+from edgeloop.contracts.ecg import LABELS
 from edgeloop.components.ecg_prefilter.strides import stride_starts
 from edgeloop.simulator.wearable import Mix, WearableSimulator, device_ids
 from edgeloop.simulator.wearable.truth import window_label

@@ -33,7 +33,7 @@ from typing import Any, Self
 
 import numpy as np
 import paho.mqtt.client as mqtt
-from edgeloop.components.ecg_prefilter import messages as wire
+from edgeloop.contracts import ecg as wire
 from edgeloop.simulator.plant.publisher import BrokerAddress, parse_broker
 
 from ..ingest import IngestError

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeloop.contracts.ecg import LABELS
 from edgeloop.modelfiles import (
     ArtifactError,
     read_metadata,
@@ -28,7 +29,6 @@ from edgeloop.modelfiles import (
 )
 
 from .features import FEATURE_NAMES
-from .messages import LABELS
 
 FORMAT = "edgeloop.ecg.classifier/1"
 MODEL_FILE = "ecg-classifier.ubj"

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from edgeloop.cloud.ecg import archive_cli
 from edgeloop.components.ecg_prefilter.features import analyse_window
-from edgeloop.components.ecg_prefilter.messages import alert_message, window_message
+from edgeloop.contracts.ecg import alert_message, window_message
 from edgeloop.simulator.wearable.rhythm import Episode
 from edgeloop.simulator.wearable.simulator import WearableSimulator
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from corekit import ComponentKit, Device, wait_for
 from ecgkit import chunks, plan, trained_model_dir
-from edgeloop.components.ecg_prefilter.messages import parse_window
+from edgeloop.contracts.ecg import parse_window
 from edgeloop.components.ecg_prefilter.packaging import (
     build_ecg_model_component,
     build_prefilter_component,

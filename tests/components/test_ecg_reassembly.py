@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from edgeloop.components.ecg_prefilter.messages import Chunk
+from edgeloop.contracts.ecg import Chunk
 from edgeloop.components.ecg_prefilter.reassembly import DeviceStream, StreamConfig
 
 FS = 10.0

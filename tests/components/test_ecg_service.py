@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ecgkit import chunks, install_model, plan, trained_model_dir
-from edgeloop.components.ecg_prefilter.messages import parse_window
+from edgeloop.contracts.ecg import parse_window
 from edgeloop.components.ecg_prefilter.service import (
     MODEL,
     Outgoing,

@@ -13,7 +13,7 @@ from edgeloop.cloud.ecg.evaluate import EvalSpec, evaluate_classifier
 from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
 from edgeloop.components.ecg_prefilter.features import FEATURE_NAMES, analyse_window
 from edgeloop.components.ecg_prefilter.filters import resample
-from edgeloop.components.ecg_prefilter.messages import parse_window, window_message
+from edgeloop.contracts.ecg import parse_window, window_message
 from edgeloop.simulator.wearable import Episode, Mix, WearableSimulator
 
 from edgeloop import __version__

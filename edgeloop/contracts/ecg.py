@@ -1,4 +1,4 @@
-"""The ECG pre-filter's wire formats, in one place for the wearables, the gateway and the cloud.
+"""ECG messages: the wearables' chunks and what the pre-filter sends up, for devices, gateway and cloud.
 
 Topics (device ids are one MQTT topic level):
   dt/sensor/<device_id>        wearable -> gateway   chunk {device_id, seq, timestamp, fs, ecg[], ppg[], bpm}
@@ -7,6 +7,11 @@ Topics (device ids are one MQTT topic level):
   dt/ecg/<device_id>/summary   gateway -> IoT Core   periodic summary of a device's normal windows
   dt/ecg/<device_id>/error     gateway -> local pub/sub and IoT Core: chunks dropped (or windows that
                                failed analysis), and why; at most one report per device per interval
+  edgeloop/ecg/status, edgeloop/<thing>/ecg/status   the pre-filter's counters, model and devices
+
+Every problem raises a ContractError subclass naming the field: ChunkError for a chunk,
+WindowFormatError for a forwarded window (the cloud receiver checks alerts, summaries and errors
+with its own reject reasons).
 
 Chunks are checked by hand rather than with jsonschema: a gateway validates about a thousand
 500-sample chunks a second, and one numpy conversion plus a few type checks costs tens of
@@ -32,21 +37,26 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ContractError
+from .topics import topic_filter, topic_levels
+
 try:   # 5-7x faster than json on a chunk's 500 numbers (~20 vs ~120-200 us); the gateway parses ~1,000/s
     import orjson
 except ImportError:   # pragma: no cover - the standard library gives the same results, slower
     orjson = None
 
 SENSOR_TOPIC = "dt/sensor/{device_id}"
-SENSOR_FILTER = "dt/sensor/+"
 WINDOW_TOPIC = "dt/ecg/{device_id}/window"
 ALERT_TOPIC = "dt/ecg/{device_id}/alert"
 SUMMARY_TOPIC = "dt/ecg/{device_id}/summary"
 ERROR_TOPIC = "dt/ecg/{device_id}/error"
-WINDOW_FILTER = "dt/ecg/+/window"
-ALERT_FILTER = "dt/ecg/+/alert"
-SUMMARY_FILTER = "dt/ecg/+/summary"
-ERROR_FILTER = "dt/ecg/+/error"
+STATUS_TOPIC = "edgeloop/ecg/status"
+IOT_STATUS_TOPIC = "edgeloop/{thing}/ecg/status"
+SENSOR_FILTER = topic_filter(SENSOR_TOPIC)
+WINDOW_FILTER = topic_filter(WINDOW_TOPIC)
+ALERT_FILTER = topic_filter(ALERT_TOPIC)
+SUMMARY_FILTER = topic_filter(SUMMARY_TOPIC)
+ERROR_FILTER = topic_filter(ERROR_TOPIC)
 
 SCHEMA_VERSION = 1
 LABELS = ("normal", "af", "other", "noisy")
@@ -57,16 +67,11 @@ _UV_PER_MV = 1000.0
 _NUMBER_TYPES = {int, float}   # what json.loads makes of JSON numbers
 
 
-class ChunkError(ValueError):
+class ChunkError(ContractError):
     """A malformed chunk; `field` names the offending field (or "payload")."""
 
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
 
-
-class WindowFormatError(ValueError):
+class WindowFormatError(ContractError):
     """A forwarded-window message that cannot be decoded (wrong version, field or encoding)."""
 
 
@@ -88,12 +93,17 @@ class Chunk:
         return self.ecg.size / self.fs
 
 
-def device_of(topic: str) -> str | None:
-    """The device id of a `dt/sensor/<device_id>` topic, or None if the topic is not one."""
-    parts = topic.split("/")
-    if len(parts) == 3 and parts[0] == "dt" and parts[1] == "sensor" and _DEVICE_ID.match(parts[2]):
-        return parts[2]
-    return None
+def device_of(topic: str, template: str = SENSOR_TOPIC) -> str | None:
+    """The device id of a topic of `template`'s shape (default `dt/sensor/<device_id>`), or None."""
+    levels = topic_levels(template, topic)
+    return levels["device_id"] if levels is not None and valid_device_id(levels["device_id"]) else None
+
+
+def sensor_topic(device_id: str) -> str:
+    """The topic a wearable publishes on; ValueError for an id that is not one safe topic level."""
+    if not valid_device_id(device_id):
+        raise ValueError(f"device id {device_id!r}: expected 1-128 letters, digits or . _ : -")
+    return SENSOR_TOPIC.format(device_id=device_id)
 
 
 def valid_device_id(device_id: Any) -> bool:
@@ -209,14 +219,14 @@ def decode_samples(data: str, n: int | None = None) -> np.ndarray:
         inflate = zlib.decompressobj()
         raw = inflate.decompress(base64.b64decode(body, validate=True), limit + 1)   # no zip bombs
         if len(raw) > limit or inflate.unconsumed_tail:
-            raise WindowFormatError(f"raw.data: inflates beyond {limit} bytes")
+            raise WindowFormatError("raw.data", f"inflates beyond {limit} bytes")
         deltas = np.frombuffer(raw, dtype=dtype)
     except WindowFormatError:
         raise
     except (ValueError, KeyError, zlib.error) as exc:
-        raise WindowFormatError(f"raw.data: cannot decode ({exc})") from None
+        raise WindowFormatError("raw.data", f"cannot decode ({exc})") from None
     if n is not None and deltas.size != n:
-        raise WindowFormatError(f"raw.data: {deltas.size} samples, the message says {n}")
+        raise WindowFormatError("raw.data", f"{deltas.size} samples, the message says {n}")
     return np.cumsum(deltas.astype(np.int64)) / _UV_PER_MV
 
 
@@ -265,11 +275,11 @@ def parse_window(payload: Any) -> ForwardedWindow:
         try:
             payload = json.loads(payload)
         except ValueError as exc:
-            raise WindowFormatError(f"not JSON ({exc})") from None
+            raise WindowFormatError("payload", f"not JSON ({exc})") from None
     if not isinstance(payload, dict):
-        raise WindowFormatError(f"expected a JSON object, got {type(payload).__name__}")
+        raise WindowFormatError("payload", f"expected a JSON object, got {type(payload).__name__}")
     if payload.get("schema") != SCHEMA_VERSION:
-        raise WindowFormatError(f"schema {payload.get('schema')!r}: this reader knows {SCHEMA_VERSION}")
+        raise WindowFormatError("schema", f"{payload.get('schema')!r}: this reader knows {SCHEMA_VERSION}")
     try:
         device_id, label = payload["device_id"], payload["label"]
         raw, spec = payload["raw"], payload["spectrogram"]
@@ -278,13 +288,13 @@ def parse_window(payload: Any) -> ForwardedWindow:
         summary = np.asarray(spec["log10_power"], dtype=np.float64)
         window_id, model_version = str(payload["window_id"]), str(payload["model_version"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise WindowFormatError(f"missing or malformed field {exc}") from None
+        raise WindowFormatError("payload", f"missing or malformed field {exc}") from None
     if not valid_device_id(device_id):
-        raise WindowFormatError(f"device_id {device_id!r:.60} is not a valid id")
+        raise WindowFormatError("device_id", f"{device_id!r:.60} is not a valid id")
     if label not in LABELS:
-        raise WindowFormatError(f"label {label!r:.40}: expected one of {LABELS}")
+        raise WindowFormatError("label", f"{label!r:.40}: expected one of {LABELS}")
     if not (math.isfinite(fs) and fs > 0 and n > 0):
-        raise WindowFormatError(f"raw: fs {fs} and n {n} must be positive")
+        raise WindowFormatError("raw", f"fs {fs} and n {n} must be positive")
     ecg = decode_samples(raw.get("data", ""), n)
     return ForwardedWindow(device_id, window_id, start, end, label, score, model_version, fs, ecg,
                            summary, payload)
