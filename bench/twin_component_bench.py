@@ -31,6 +31,7 @@ from edgeloop.components.digital_twin.component import (  # noqa: E402
     load_verified,
 )
 from edgeloop.components.digital_twin.request import parse_request  # noqa: E402
+from edgeloop.contracts.twin import REQUEST_TOPIC, RESPONSE_FILTER  # noqa: E402
 from edgeloop.simulator.core.client import CoreClient  # noqa: E402
 from edgeloop.simulator.core.launcher import launch_core  # noqa: E402
 from edgeloop.simulator.core.paths import CorePaths  # noqa: E402
@@ -55,7 +56,7 @@ def write_requester(dev: Path, config: dict) -> None:
     shutil.copy(HERE / "components" / "twin_requester.py", art / "main.py")
     policy = {"aws.greengrass.ipc.pubsub": {"bench": {
         "operations": ["aws.greengrass#PublishToTopic", "aws.greengrass#SubscribeToTopic"],
-        "resources": ["edgeloop/twin/request", "edgeloop/twin/response/+"]}}}
+        "resources": [REQUEST_TOPIC, RESPONSE_FILTER]}}}
     recipe = {"RecipeFormatVersion": "2020-01-25", "ComponentName": REQUESTER, "ComponentVersion": "1.0.0",
               "ComponentConfiguration": {"DefaultConfiguration": {**config, "accessControl": policy}},
               "Manifests": [{"Platform": {"os": "linux"}, "Artifacts": [{"URI": f"s3://bench/{REQUESTER}/main.py"}],

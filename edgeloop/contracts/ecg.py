@@ -10,8 +10,7 @@ Topics (device ids are one MQTT topic level):
   edgeloop/ecg/status, edgeloop/<thing>/ecg/status   the pre-filter's counters, model and devices
 
 Every problem raises a ContractError subclass naming the field: ChunkError for a chunk,
-WindowFormatError for a forwarded window (the cloud receiver checks alerts, summaries and errors
-with its own reject reasons).
+WindowFormatError for a forwarded window, EventError for an alert, summary or error report.
 
 Chunks are checked by hand rather than with jsonschema: a gateway validates about a thousand
 500-sample chunks a second, and one numpy conversion plus a few type checks costs tens of
@@ -73,6 +72,10 @@ class ChunkError(ContractError):
 
 class WindowFormatError(ContractError):
     """A forwarded-window message that cannot be decoded (wrong version, field or encoding)."""
+
+
+class EventError(ContractError):
+    """An alert, summary or error message that breaks its contract (reason "schema" for a wrong version)."""
 
 
 @dataclass(frozen=True)
@@ -349,3 +352,131 @@ def error_message(*, device_id: str, field: str, problem: str, errors: dict[str,
     (`errors` by field), so a rate-limited report still accounts for each dropped chunk."""
     return {"schema": SCHEMA_VERSION, "device_id": device_id, "field": field, "problem": problem,
             "errors": dict(errors), "total": total, "since": round(since, 3), "timestamp": round(timestamp, 3)}
+
+
+# -- parsers of the small gateway -> cloud messages ------------------------------------------------
+
+def _event_body(payload: Any) -> dict[str, Any]:
+    if isinstance(payload, (bytes, bytearray, str)):
+        try:
+            payload = json.loads(payload)
+        except ValueError as exc:
+            raise EventError("payload", f"not JSON ({str(exc)[:80]})", "not JSON") from None
+    if not isinstance(payload, dict):
+        raise EventError("payload", f"expected a JSON object, got {type(payload).__name__}", "not JSON")
+    if payload.get("schema") != SCHEMA_VERSION:
+        raise EventError("schema", f"{payload.get('schema')!r:.20}: this reader knows {SCHEMA_VERSION}", "schema")
+    if not valid_device_id(payload.get("device_id")):
+        raise EventError("device_id", f"{payload.get('device_id')!r:.60} is not a valid id")
+    return payload
+
+
+def _finite(body: dict[str, Any], field: str) -> float:
+    value = body.get(field)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise EventError(field, f"expected a finite number, got {value!r:.40}")
+    return float(value)
+
+
+def _optional_finite(body: dict[str, Any], field: str) -> float | None:
+    return None if body.get(field) is None else _finite(body, field)
+
+
+def _count(body: dict[str, Any], field: str) -> int:
+    value = body.get(field)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise EventError(field, f"expected a whole number >= 0, got {value!r:.40}")
+    return value
+
+
+def _counts(body: dict[str, Any], field: str) -> dict[str, int]:
+    value = body.get(field)
+    if not isinstance(value, dict):
+        raise EventError(field, f"expected {{name: count}}, got {value!r:.60}")
+    return {str(name): _count(value, name) for name in value}
+
+
+def _string(body: dict[str, Any], field: str) -> str:
+    value = body.get(field)
+    if not isinstance(value, str) or not value:
+        raise EventError(field, f"expected a non-empty string, got {value!r:.40}")
+    return value
+
+
+def _optional_string(body: dict[str, Any], field: str) -> str | None:
+    return None if body.get(field) is None else _string(body, field)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A decoded `dt/ecg/<id>/alert` message; `body` is the message as received (what the fan-out forwards)."""
+
+    device_id: str
+    window_id: str
+    start: float
+    end: float
+    label: str
+    score: float
+    model_version: str | None
+    hr_bpm: float | None
+    quality: float | None
+    detected_at: float | None
+    body: dict[str, Any]
+
+
+def parse_alert(payload: Any) -> Alert:
+    """Decode and check an alert (alert_message's shape); EventError names the first bad field."""
+    body = _event_body(payload)
+    window_id = _string(body, "window_id")
+    if body.get("label") not in LABELS:
+        raise EventError("label", f"{body.get('label')!r:.40}: expected one of {', '.join(LABELS)}")
+    start, end, score = (_finite(body, f) for f in ("start", "end", "score"))
+    return Alert(body["device_id"], window_id, start, end, body["label"], score,
+                 _optional_string(body, "model_version"), _optional_finite(body, "hr_bpm"),
+                 _optional_finite(body, "quality"), _optional_finite(body, "detected_at"), body)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A decoded `dt/ecg/<id>/summary` message (summary_message's shape)."""
+
+    device_id: str
+    start: float
+    end: float
+    model_version: str | None
+    windows: int
+    forwarded: int
+    unscreened: int
+    failed: int
+    labels: dict[str, int]
+    body: dict[str, Any]
+
+
+def parse_summary(payload: Any) -> Summary:
+    """Decode and check a summary; EventError names the first bad field."""
+    body = _event_body(payload)
+    start, end = _finite(body, "start"), _finite(body, "end")
+    windows, forwarded, unscreened, failed = (_count(body, f) for f in ("windows", "forwarded", "unscreened", "failed"))
+    return Summary(body["device_id"], start, end, _optional_string(body, "model_version"), windows, forwarded,
+                   unscreened, failed, _counts(body, "labels"), body)
+
+
+@dataclass(frozen=True)
+class ErrorReport:
+    """A decoded `dt/ecg/<id>/error` message (error_message's shape): the latest problem and the counts."""
+
+    device_id: str
+    field: str
+    problem: str
+    errors: dict[str, int]
+    total: int
+    since: float
+    timestamp: float
+    body: dict[str, Any]
+
+
+def parse_error_report(payload: Any) -> ErrorReport:
+    """Decode and check an error report; EventError names the first bad field."""
+    body = _event_body(payload)
+    return ErrorReport(body["device_id"], _string(body, "field"), _string(body, "problem"), _counts(body, "errors"),
+                       _count(body, "total"), _finite(body, "since"), _finite(body, "timestamp"), body)
