@@ -71,6 +71,16 @@ def test_bad_timestamp_and_short_row(tmp_path):
     assert (err.value.line, err.value.column) == (2, "power")
 
 
+def test_naive_timestamps_and_negative_readings_are_refused(tmp_path):
+    """The live telemetry contract's rules: a timestamp needs a timezone, readings are >= 0."""
+    with pytest.raises(TrainingDataError) as err:
+        read_csv(write(tmp_path, HEADER + GOOD + "2024-01-01T00:02:00,252,70,53,c1c2\n"), KNOWN)
+    assert (err.value.line, err.value.column) == (4, "timestamp") and "has no timezone" in str(err.value)
+    with pytest.raises(TrainingDataError) as err:
+        read_csv(write(tmp_path, HEADER + "2024-01-01T00:00:00Z,250,70,-1.5,c1c2\n"), KNOWN)
+    assert (err.value.line, err.value.column) == (2, "power") and "negative" in str(err.value)
+
+
 def test_synthetic_csv_round_trip(tmp_path):
     rows = synthetic.rows(50)
     synthetic.write_csv(tmp_path / "d.csv", rows)
