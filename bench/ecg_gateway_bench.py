@@ -42,7 +42,6 @@ import paho.mqtt.client as mqtt
 
 sys.path.insert(0, str(Path(__file__).parent))
 from edgeloop.cloud.ecg.receiver import percentiles  # noqa: E402
-from edgeloop.contracts.ecg import ALERT_FILTER, IOT_STATUS_TOPIC, SENSOR_FILTER  # noqa: E402
 from edgeloop.components.ecg_prefilter.packaging import (  # noqa: E402
     MODEL_COMPONENT,
     PREFILTER_COMPONENT,
@@ -55,7 +54,9 @@ from edgeloop.simulator.core.mqtt.broker import EmbeddedBroker  # noqa: E402
 from edgeloop.simulator.core.status import read_status  # noqa: E402
 from edgeloop.simulator.wearable.dataset import read_labels  # noqa: E402
 from edgeloop.simulator.wearable.truth import score_forwarding  # noqa: E402
-from machine import cpu_seconds, describe, descendants, find_processes, start_mosquitto, wait_for  # noqa: E402
+from machine import cpu_seconds, descendants, describe, find_processes, start_mosquitto, wait_for  # noqa: E402
+
+from edgeloop.contracts.ecg import ALERT_FILTER, IOT_STATUS_TOPIC, SENSOR_FILTER  # noqa: E402
 
 THING = "bench-gw"
 STATUS_S = 5

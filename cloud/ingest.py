@@ -16,8 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from edgeloop.contracts.plant import TELEMETRY_FILTER
 from edgeloop.simulator.plant.publisher import BrokerAddress, parse_broker
+
+from edgeloop.contracts.plant import TELEMETRY_FILTER
 
 from .lake import Lake
 from .subscription import MqttSubscription

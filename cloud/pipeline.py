@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeloop.components.digital_twin import configurations as cfgs
+from rich.console import Console
+
 from edgeloop.contracts.plant import (
     READINGS,
     TelemetryError,
@@ -36,8 +38,6 @@ from edgeloop.contracts.plant import (
     parse_timestamp,
     reading_from_text,
 )
-from rich.console import Console
-
 from edgeloop.jsonsafe import json_safe
 
 from .experiments import ExperimentStore, Run, utc_now

@@ -12,6 +12,7 @@ import time
 
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import JsonMessage, PublishMessage
+
 from edgeloop.contracts.twin import REQUEST_TOPIC, RESPONSE_FILTER
 
 ipc = GreengrassCoreIPCClientV2(executor=None)

@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
+
 from edgeloop.contracts.ecg import (
     LABELS,
     ForwardedWindow,

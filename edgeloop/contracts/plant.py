@@ -185,10 +185,10 @@ def parse_telemetry(topic: str, payload: Any, known: Collection[str] | None = No
     if "plant_id" in body and body["plant_id"] != plant_id:
         raise TelemetryError("plant_id", f"{body['plant_id']!r} does not match the topic's {plant_id!r}",
                              "bad plant_id")
-    readings = [check_reading(name, _required(body, name)) for name in READINGS]
+    flow, pressure, power = (check_reading(name, _required(body, name)) for name in READINGS)
     config = check_config(_required(body, "config"), known)
     timestamp = parse_timestamp(_required(body, "timestamp"))
-    return Telemetry(plant_id, timestamp, *readings, config, check_seq(body.get("seq")))
+    return Telemetry(plant_id, timestamp, flow, pressure, power, config, check_seq(body.get("seq")))
 
 
 def encode_telemetry(sample: Telemetry) -> bytes:

@@ -37,7 +37,7 @@ def topic_levels(template: str, topic: str) -> dict[str, str] | None:
     if len(want) != len(got):
         return None
     values: dict[str, str] = {}
-    for pattern, level in zip(want, got):
+    for pattern, level in zip(want, got, strict=True):
         match = _FIELD.match(pattern)
         if match is None:
             if pattern != level:

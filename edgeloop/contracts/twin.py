@@ -26,7 +26,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from .errors import ContractError
 from .plant import json_object
@@ -61,7 +61,7 @@ class ResponseError(ContractError):
     """A twin reply that breaks its contract."""
 
 
-def valid_request_id(value: Any) -> bool:
+def valid_request_id(value: Any) -> TypeGuard[str]:
     return isinstance(value, str) and bool(_REQUEST_ID.match(value))
 
 
@@ -171,7 +171,7 @@ def parse_twin_response(payload: Any) -> TwinResponse:
     """Validate one reply (bytes, text or a decoded object); ResponseError names the bad field."""
     body = json_object(payload, ResponseError)
     request_id = body.get("request_id")
-    if request_id != UNKNOWN_ID and not valid_request_id(request_id):
+    if not valid_request_id(request_id):   # UNKNOWN_ID is one too
         raise ResponseError("request_id", f"{request_id!r} is not a request id")
     elapsed = _number_or_none("elapsed_ms", body.get("elapsed_ms"))
     if "error" in body:
@@ -196,7 +196,7 @@ def parse_twin_response(payload: Any) -> TwinResponse:
     if not isinstance(excluded, list) or not all(isinstance(x, str) for x in excluded):
         raise ResponseError("excluded", f"expected a list of configuration names, got {excluded!r:.80}")
     versions = [body.get(k) for k in ("model_version", "component_version")]
-    for name, value in zip(("model_version", "component_version"), versions):
+    for name, value in zip(("model_version", "component_version"), versions, strict=True):
         if not isinstance(value, str) or not value:
             raise ResponseError(name, f"expected a non-empty string, got {value!r}")
     return TwinResponse(request_id, versions[0], versions[1], [dict(r) for r in ranking], parsed, excluded,

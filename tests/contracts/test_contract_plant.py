@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 
 import pytest
+
 from edgeloop.contracts.errors import ContractError
 from edgeloop.contracts.plant import (
     LiveError,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from edgeloop.simulator.core.topics import topic_matches
+
 from edgeloop.contracts import ecg, plant, twin
 from edgeloop.contracts.topics import placeholders, topic_filter, topic_levels
-from edgeloop.simulator.core.topics import topic_matches
 
 TEMPLATES = [plant.TELEMETRY_TOPIC, plant.RECOMMENDATION_TOPIC, plant.LIVE_ERROR_TOPIC,
              twin.REQUEST_TOPIC, twin.RESPONSE_TOPIC, twin.IOT_REQUEST_TOPIC, twin.IOT_RESPONSE_TOPIC,

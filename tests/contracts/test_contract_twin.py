@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from edgeloop.contracts.twin import (
     UNKNOWN_ID,
     Estimate,

@@ -16,8 +16,8 @@ from edgeloop.components.ecg_prefilter.classifier import (
     threshold_for,
 )
 from edgeloop.components.ecg_prefilter.features import FEATURE_NAMES
-from edgeloop.contracts.ecg import LABELS
 
+from edgeloop.contracts.ecg import LABELS
 from edgeloop.modelfiles import ArtifactError
 
 

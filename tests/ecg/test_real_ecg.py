@@ -18,6 +18,7 @@ import pytest
 import sleepecg
 from edgeloop.cloud.ecg.screen import screen_recording
 from edgeloop.components.ecg_prefilter.filters import resample
+
 from edgeloop.contracts.ecg import LABELS
 
 

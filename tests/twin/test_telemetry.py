@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import synthetic
-
 from edgeloop.components.digital_twin.configurations import standard_configurations
 from edgeloop.components.digital_twin.telemetry import TrainingDataError, read_csv
 
