@@ -199,6 +199,14 @@ def parse_chunk(topic: str, payload: Any, expected_fs: float | None = None,
     return Chunk(device_id, seq, timestamp, fs, ecg, ppg, bpm, size)
 
 
+def chunk_message(*, device_id: str, seq: int, timestamp: float, fs: float, ecg: list[float], ppg: list[float],
+                  bpm: float | None) -> dict[str, Any]:
+    """The `dt/sensor/<id>` body a wearable publishes: `timestamp` is the epoch of the first sample,
+    `ecg` in mV, `ppg` of the same length or empty, `bpm` the device's own heart-rate estimate."""
+    return {"device_id": device_id, "seq": seq, "timestamp": timestamp, "fs": fs, "ecg": ecg, "ppg": ppg,
+            "bpm": bpm}
+
+
 # -- raw samples ---------------------------------------------------------------------------------
 
 def encode_samples(ecg_mv: np.ndarray) -> str:

@@ -9,11 +9,14 @@ import pytest
 
 from edgeloop.contracts.ecg import (
     SCHEMA_VERSION,
+    ChunkError,
     EventError,
     alert_message,
+    chunk_message,
     device_of,
     error_message,
     parse_alert,
+    parse_chunk,
     parse_error_report,
     parse_summary,
     sensor_topic,
@@ -56,6 +59,17 @@ def test_bad_reports_name_the_field(parse, body, field, reason):
     with pytest.raises(EventError) as exc:
         parse(body)
     assert (exc.value.field, exc.value.reason) == (field, reason)
+
+
+def test_a_chunk_round_trips_and_names_its_bad_field():
+    body = chunk_message(device_id="w-1", seq=4, timestamp=1.7e9, fs=250.0, ecg=[0.1, -0.2, 0.3], ppg=[],
+                         bpm=71.0)
+    chunk = parse_chunk(sensor_topic("w-1"), json.dumps(body).encode())
+    assert (chunk.device_id, chunk.seq, chunk.timestamp, chunk.fs, chunk.ecg.tolist(), chunk.bpm) == (
+        "w-1", 4, 1.7e9, 250.0, [0.1, -0.2, 0.3], 71.0)
+    with pytest.raises(ChunkError) as exc:
+        parse_chunk(sensor_topic("w-1"), {**body, "ppg": [1.0]})
+    assert exc.value.field == "ppg"
 
 
 def test_device_topics_are_one_safe_level():
