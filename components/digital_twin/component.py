@@ -58,7 +58,7 @@ from edgeloop.contracts.twin import (
     RESPONSE_TOPIC,
     STATUS_TOPIC,
     UNKNOWN_ID,
-    Estimate,
+    PowerEstimate,
     RequestError,
     TwinResponse,
     parse_twin_request,
@@ -95,7 +95,7 @@ class Settings:
     status_interval_s: float = 60.0
 
     @classmethod
-    def from_config(cls, config: Any) -> tuple["Settings", list[str]]:
+    def from_config(cls, config: Any) -> tuple[Settings, list[str]]:
         """Settings from the configuration tree; a bad value keeps its default and is named in the problems."""
         problems: list[str] = []
         config = config if isinstance(config, Mapping) else {}
@@ -245,7 +245,7 @@ class TwinService:
             ranking = loaded.optimizer.rank(request, envelope.seed)
             reply = TwinResponse(
                 request_id, loaded.model_version, loaded.component_version, ranking.answer(),
-                {name: Estimate(_round(e.expected), _round(e.low), _round(e.high))
+                {name: PowerEstimate(_round(e.expected), _round(e.low), _round(e.high))
                  for name, e in ranking.estimates.items()},
                 list(ranking.excluded))
             self._count("requests")

@@ -119,7 +119,7 @@ def encode_twin_request(request: TwinRequest) -> bytes:
 # -- the reply ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Estimate:
+class PowerEstimate:
     """Expected kW of a configuration over the request range, with its risk band."""
 
     expected: float | None
@@ -135,7 +135,7 @@ class TwinResponse:
     model_version: str | None = None
     component_version: str | None = None
     ranking: list[dict[str, float]] = field(default_factory=list)
-    estimates: dict[str, Estimate] = field(default_factory=dict)
+    estimates: dict[str, PowerEstimate] = field(default_factory=dict)
     excluded: list[str] = field(default_factory=list)
     error: ContractError | None = None
     elapsed_ms: float | None = None
@@ -187,11 +187,12 @@ def parse_twin_response(payload: Any) -> TwinResponse:
     estimates = body.get("estimates", {})
     if not isinstance(estimates, Mapping):
         raise ResponseError("estimates", f"expected {{config: {{expected, low, high}}}}, got {estimates!r:.80}")
-    parsed: dict[str, Estimate] = {}
+    parsed: dict[str, PowerEstimate] = {}
     for name, e in estimates.items():
         if not isinstance(e, Mapping):
             raise ResponseError(f"estimates.{name}", f"expected {{expected, low, high}}, got {e!r:.80}")
-        parsed[name] = Estimate(*(_number_or_none(f"estimates.{name}.{k}", e.get(k)) for k in ("expected", "low", "high")))
+        expected, low, high = (_number_or_none(f"estimates.{name}.{k}", e.get(k)) for k in ("expected", "low", "high"))
+        parsed[name] = PowerEstimate(expected, low, high)
     excluded = body.get("excluded", [])
     if not isinstance(excluded, list) or not all(isinstance(x, str) for x in excluded):
         raise ResponseError("excluded", f"expected a list of configuration names, got {excluded!r:.80}")

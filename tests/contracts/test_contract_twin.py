@@ -9,7 +9,7 @@ import pytest
 
 from edgeloop.contracts.twin import (
     UNKNOWN_ID,
-    Estimate,
+    PowerEstimate,
     RequestError,
     ResponseError,
     TwinRequest,
@@ -55,7 +55,7 @@ def test_request_id_of_never_raises():
 
 def test_replies_round_trip():
     answer = TwinResponse("r-1", "edgeloop-twin/3", "1.0.3", [{"c1c2": 55.1}, {"c1c3": 57.0}],
-                          {"c1c2": Estimate(55.1, 54.0, 56.2), "c1c3": Estimate(57.0, None, None)}, ["c3c4"],
+                          {"c1c2": PowerEstimate(55.1, 54.0, 56.2), "c1c3": PowerEstimate(57.0, None, None)}, ["c3c4"],
                           elapsed_ms=1.5)
     assert parse_twin_response(encode_twin_response(answer)) == answer
     failed = TwinResponse.failed(UNKNOWN_ID, "request_id", "missing")
