@@ -1,6 +1,6 @@
 """Wire contracts: one module per message family, shared by the components, the cloud and the simulators.
 
-  errors.py  ContractError(field, problem, reason), the base of every family's error
+  errors.py  ContractError(field, problem, reason), the base of every family's error; json_object
   topics.py  topic templates -> subscription filters and back to their variable levels
   plant.py   plant telemetry, the twin's recommendation and live error (and the per-field rules)
   twin.py    twin request and response

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import ContractError
+from .errors import ContractError, json_object
 from .topics import topic_filter, topic_levels
 
 TELEMETRY_TOPIC = "dt/compressor/{plant_id}/telemetry"
@@ -120,18 +120,6 @@ def check_seq(value: Any) -> int | None:
     return value
 
 
-def json_object(payload: Any, error: type[ContractError] = TelemetryError) -> Mapping[str, Any]:
-    """A body as a JSON object (bytes and text are parsed); `error("message", ...)` if it is not one."""
-    if isinstance(payload, (bytes, bytearray, str)):
-        try:
-            payload = json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise error("message", f"not JSON: {exc}", "bad JSON") from None
-    if not isinstance(payload, Mapping):
-        raise error("message", f"expected a JSON object, got {type(payload).__name__}", "bad JSON")
-    return payload
-
-
 def _required(body: Mapping[str, Any], name: str) -> Any:
     if name not in body:
         raise TelemetryError(name, "missing", "missing field")
@@ -181,7 +169,7 @@ def parse_telemetry(topic: str, payload: Any, known: Collection[str] | None = No
     first problem raises TelemetryError naming its field.
     """
     plant_id = plant_of(topic)
-    body = json_object(payload)
+    body = json_object(payload, TelemetryError)
     if "plant_id" in body and body["plant_id"] != plant_id:
         raise TelemetryError("plant_id", f"{body['plant_id']!r} does not match the topic's {plant_id!r}",
                              "bad plant_id")
@@ -245,7 +233,7 @@ class Recommendation:
 def parse_recommendation(topic: str, payload: Any) -> Recommendation:
     """Validate one `dt/compressor/<plant_id>/recommendation` message."""
     plant_id = plant_of(topic, RECOMMENDATION_TOPIC)
-    body = json_object(payload)
+    body = json_object(payload, TelemetryError)
     if body.get("plant_id") != plant_id:
         raise TelemetryError("plant_id", f"{body.get('plant_id')!r} does not match the topic's {plant_id!r}")
     power = body.get("expected_power_kw")
@@ -287,7 +275,7 @@ class LiveError:
 def parse_live_error(topic: str, payload: Any) -> LiveError:
     """Validate one `dt/compressor/<plant_id>/twin/error` message."""
     plant_id = plant_of(topic, LIVE_ERROR_TOPIC)
-    body = json_object(payload)
+    body = json_object(payload, TelemetryError)
     if body.get("plant_id") != plant_id:
         raise TelemetryError("plant_id", f"{body.get('plant_id')!r} does not match the topic's {plant_id!r}")
     window = body.get("window")

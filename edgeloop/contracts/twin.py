@@ -28,8 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
-from .errors import ContractError
-from .plant import json_object
+from .errors import ContractError, json_object
 from .topics import topic_filter
 
 REQUEST_TOPIC = "edgeloop/twin/request"
