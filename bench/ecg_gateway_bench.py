@@ -42,7 +42,6 @@ import paho.mqtt.client as mqtt
 
 sys.path.insert(0, str(Path(__file__).parent))
 from edgeloop.cloud.ecg.receiver import percentiles  # noqa: E402
-from edgeloop.components.ecg_prefilter.messages import ALERT_FILTER  # noqa: E402
 from edgeloop.components.ecg_prefilter.packaging import (  # noqa: E402
     MODEL_COMPONENT,
     PREFILTER_COMPONENT,
@@ -55,7 +54,9 @@ from edgeloop.simulator.core.mqtt.broker import EmbeddedBroker  # noqa: E402
 from edgeloop.simulator.core.status import read_status  # noqa: E402
 from edgeloop.simulator.wearable.dataset import read_labels  # noqa: E402
 from edgeloop.simulator.wearable.truth import score_forwarding  # noqa: E402
-from machine import cpu_seconds, describe, descendants, find_processes, start_mosquitto, wait_for  # noqa: E402
+from machine import cpu_seconds, descendants, describe, find_processes, start_mosquitto, wait_for  # noqa: E402
+
+from edgeloop.contracts.ecg import ALERT_FILTER, IOT_STATUS_TOPIC, SENSOR_FILTER  # noqa: E402
 
 THING = "bench-gw"
 STATUS_S = 5
@@ -73,7 +74,7 @@ class Cloud:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-cloud")
         self.client.on_message = self._on_message
         self.client.on_connect = lambda c, u, f, rc, p: c.subscribe(
-            [(f"edgeloop/{THING}/ecg/status", 1), ("bench/probe/+", 1), (ALERT_FILTER, 1)])
+            [(IOT_STATUS_TOPIC.format(thing=THING), 1), ("bench/probe/+", 1), (ALERT_FILTER, 1)])
         self.client.connect(host, int(port))
         self.client.loop_start()
 
@@ -155,7 +156,7 @@ def main() -> int:
                            "--log-level", "WARNING")
         stack.append(core.stop)
         site_url = read_status(core.paths)["mqtt_url"]
-        routes = {"Wearables": {"topic": "dt/sensor/+", "source": "LocalMqtt", "target": "Pubsub"},
+        routes = {"Wearables": {"topic": SENSOR_FILTER, "source": "LocalMqtt", "target": "Pubsub"},
                   "Probe": {"topic": "bench/probe/+", "source": "LocalMqtt", "target": "IotCore"}}
         prefilter_config = {"python": sys.executable, "statusIntervalS": STATUS_S}
         if args.analysis_processes is not None:

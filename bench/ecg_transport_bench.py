@@ -41,7 +41,9 @@ from edgeloop.simulator.core.status import read_status
 from ipc_bench import percentile, write_component
 from machine import cpu_seconds, describe, find_processes, start_mosquitto, wait_for
 
-TOPIC = "dt/sensor/+"
+from edgeloop.contracts.ecg import SENSOR_FILTER
+
+TOPIC = SENSOR_FILTER
 SINK = "bench.EcgSink"
 
 

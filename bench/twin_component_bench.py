@@ -38,6 +38,8 @@ from edgeloop.simulator.plant import Plant  # noqa: E402
 from edgeloop.simulator.plant.telemetry import history_batch, write_csv_file  # noqa: E402
 from machine import describe, wait_for  # noqa: E402
 
+from edgeloop.contracts.twin import REQUEST_TOPIC, RESPONSE_FILTER  # noqa: E402
+
 HERE = Path(__file__).parent
 REFERENCE_EVENT = {"flow": "[280, 300]", "pressure": "[69, 70]", "simulations": "10", "no_of_trials": "10",
                    "train_error_weight": "1.0"}
@@ -55,7 +57,7 @@ def write_requester(dev: Path, config: dict) -> None:
     shutil.copy(HERE / "components" / "twin_requester.py", art / "main.py")
     policy = {"aws.greengrass.ipc.pubsub": {"bench": {
         "operations": ["aws.greengrass#PublishToTopic", "aws.greengrass#SubscribeToTopic"],
-        "resources": ["edgeloop/twin/request", "edgeloop/twin/response/+"]}}}
+        "resources": [REQUEST_TOPIC, RESPONSE_FILTER]}}}
     recipe = {"RecipeFormatVersion": "2020-01-25", "ComponentName": REQUESTER, "ComponentVersion": "1.0.0",
               "ComponentConfiguration": {"DefaultConfiguration": {**config, "accessControl": policy}},
               "Manifests": [{"Platform": {"os": "linux"}, "Artifacts": [{"URI": f"s3://bench/{REQUESTER}/main.py"}],

@@ -18,10 +18,10 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from edgeloop.simulator.plant.publisher import BrokerAddress, parse_broker
 
+from edgeloop.contracts.plant import TELEMETRY_FILTER
+
 from .lake import Lake
 from .subscription import MqttSubscription
-
-TELEMETRY_FILTER = "dt/compressor/+/telemetry"
 
 
 class IngestError(Exception):

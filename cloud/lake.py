@@ -9,9 +9,10 @@ over to a bucket unchanged. Each CSV has the header `timestamp,flow,pressure,pow
 
 Appends are safe across threads and processes: every row is one `write` of a whole line on a file
 opened in append mode, under an exclusive `flock`; the header is written under the same lock only
-when the file is empty. Bad messages never raise out of `ingest`: they are counted by reason and
-kept in the rejects file with the topic and (truncated) payload so an operator can see what a device
-sent.
+when the file is empty. Messages are checked by the plant telemetry contract
+(edgeloop.contracts.plant: the same rules as the gateway's), plus the lake's known configurations.
+Bad messages never raise out of `ingest`: they are counted by the contract error's reason and kept
+in the rejects file with the topic and (truncated) payload so an operator can see what a device sent.
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ import csv
 import fcntl
 import io
 import json
-import math
 import os
-import re
 import threading
 from collections import Counter
 from collections.abc import Collection, Iterator
@@ -32,68 +31,24 @@ from typing import Any
 
 from edgeloop.components.digital_twin import configurations as cfgs
 
+from edgeloop.contracts.plant import TelemetryError, format_timestamp, parse_telemetry
+
 DATASET = "telemetry"
 COLUMNS = ("timestamp", "flow", "pressure", "power", "config", "plant_id", "seq")
-NUMERIC = ("flow", "pressure", "power")
-_PLANT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_REJECT_PAYLOAD = 4096
 
 
-class Rejected(ValueError):
-    """A message that cannot enter the lake; `reason` is a short category, str() the detail."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        self.reason = reason
-        super().__init__(detail)
-
-
-def _utc(text: Any) -> datetime:
-    if not isinstance(text, str):
-        raise Rejected("bad timestamp", f"timestamp must be an ISO-8601 string, got {text!r}")
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise Rejected("bad timestamp", f"timestamp {text!r} is not ISO-8601") from None
-    if moment.tzinfo is None:
-        raise Rejected("bad timestamp", f"timestamp {text!r} has no timezone (expected UTC, e.g. ...Z)")
-    return moment.astimezone(UTC)
+def lake_row(topic: str, payload: bytes | str, known: Collection[str]) -> dict[str, Any]:
+    """The lake row of one telemetry message; raises the contract's TelemetryError naming the field."""
+    sample = parse_telemetry(topic, payload, known)
+    return {"timestamp": format_timestamp(sample.timestamp), "flow": sample.flow, "pressure": sample.pressure,
+            "power": sample.power, "config": sample.config, "plant_id": sample.plant_id,
+            "seq": "" if sample.seq is None else sample.seq}
 
 
-def parse_sample(payload: bytes | str, topic_plant: str | None,
-                 known: Collection[str]) -> dict[str, Any]:
-    """Validate one telemetry message; returns the lake row or raises Rejected naming the field."""
-    try:
-        message = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Rejected("bad JSON", f"payload is not JSON: {exc}") from None
-    if not isinstance(message, dict):
-        raise Rejected("bad JSON", f"payload must be a JSON object, got {type(message).__name__}")
-    missing = [f for f in ("plant_id", "timestamp", *NUMERIC, "config") if f not in message]
-    if missing:
-        raise Rejected("missing field", f"missing field(s): {', '.join(missing)}")
-    plant = message["plant_id"]
-    if not isinstance(plant, str) or not _PLANT_ID.match(plant):
-        raise Rejected("bad plant_id", f"plant_id {plant!r} must be 1-64 of A-Z a-z 0-9 _ . -")
-    if topic_plant is not None and plant != topic_plant:
-        raise Rejected("bad plant_id", f"plant_id {plant!r} does not match the topic's {topic_plant!r}")
-    row: dict[str, Any] = {"plant_id": plant}
-    row["timestamp"] = _utc(message["timestamp"]).isoformat().replace("+00:00", "Z")
-    for name in NUMERIC:
-        value = message[name]
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise Rejected("not a number", f"{name} must be a number, got {value!r}")
-        if not math.isfinite(value):
-            raise Rejected("not finite", f"{name} is {value!r}, not a finite number")
-        row[name] = float(value)
-    config = message["config"]
-    if config not in known:
-        raise Rejected("unknown config", f"config {config!r} is not a known configuration")
-    row["config"] = config
-    seq = message.get("seq")
-    if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int) or seq < 0):
-        raise Rejected("bad seq", f"seq must be a non-negative integer, got {seq!r}")
-    row["seq"] = "" if seq is None else seq
-    return row
+def reject_detail(exc: TelemetryError) -> str:
+    """One line for the rejects file: "missing field(s): power", "plant_id 'p3' does not match ..."."""
+    return f"missing field(s): {exc.field}" if exc.reason == "missing field" else f"{exc.field} {exc.problem}"
 
 
 def _locked_append(path: Path, text: str, header: str | None) -> None:
@@ -128,12 +83,10 @@ class Lake:
 
     def ingest(self, topic: str, payload: bytes) -> dict[str, Any] | None:
         """Validate and store one message; returns the row, or None when it was rejected."""
-        levels = topic.split("/")
-        topic_plant = levels[2] if len(levels) == 4 and levels[:2] == ["dt", "compressor"] else None
         try:
-            row = parse_sample(payload, topic_plant, self.known)
-        except Rejected as exc:
-            self.reject(topic, payload, exc.reason, str(exc))
+            row = lake_row(topic, payload, self.known)
+        except TelemetryError as exc:
+            self.reject(topic, payload, exc.reason, reject_detail(exc))
             return None
         self.append(row)
         return row

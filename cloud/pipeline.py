@@ -7,7 +7,8 @@ Step order: the reference's offline grid ("simulate") runs before "evaluate" bec
 evaluation scores exactly those rankings against the plant's oracle; computing them once keeps the
 two outputs consistent and halves the Monte Carlo work.
 
-Preprocessing: rows from every input are validated (the same rules as ingestion), deduplicated by
+Preprocessing: rows from every input are validated (the plant telemetry contract's per-field rules,
+as at ingestion and on the gateway: timestamps need a timezone, readings are finite and >= 0), deduplicated by
 (plant_id, timestamp) - QoS 1 may deliver a sample twice, and a plant cannot have two samples at one
 instant, while `seq` restarts when a device restarts so it is not a key - and written time-ordered
 to one training CSV. Rows that fail validation are dropped, counted by reason, and the first few are
@@ -19,18 +20,24 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from edgeloop.components.digital_twin import configurations as cfgs
 from rich.console import Console
 
+from edgeloop.contracts.plant import (
+    READINGS,
+    TelemetryError,
+    check_config,
+    check_plant_id,
+    parse_timestamp,
+    reading_from_text,
+)
 from edgeloop.jsonsafe import json_safe
 
 from .experiments import ExperimentStore, Run, utc_now
@@ -95,24 +102,17 @@ class Prepared:
 
 
 def _row_problem(row: dict[str, str], known: frozenset[str]) -> tuple[str, str] | tuple[None, float]:
-    """(reason, detail) when the row is bad, else (None, epoch seconds)."""
-    for name in ("flow", "pressure", "power"):
-        text = (row.get(name) or "").strip()
-        try:
-            value = float(text)
-        except ValueError:
-            return "not a number", f"{name} {text!r} is not a number"
-        if not math.isfinite(value):
-            return "not finite", f"{name} {text!r} is not finite"
-    if (row.get("config") or "").strip() not in known:
-        return "unknown config", f"config {row.get('config')!r} is not a known configuration"
-    text = (row.get("timestamp") or "").strip()
+    """(reason, detail) when the row breaks the telemetry contract, else (None, epoch seconds)."""
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return "bad timestamp", f"timestamp {text!r} is not ISO-8601"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        for name in READINGS:
+            reading_from_text(name, row.get(name) or "")
+        check_config((row.get("config") or "").strip(), known)
+        moment = parse_timestamp((row.get("timestamp") or "").strip())
+        plant = (row.get("plant_id") or "").strip()
+        if plant:
+            check_plant_id(plant)
+    except TelemetryError as exc:
+        return exc.reason, f"{exc.field} {exc.problem}"
     return None, moment.timestamp()
 
 
@@ -238,7 +238,7 @@ def run_twin_pipeline(home: CloudHome, registry: ModelRegistry, params: TwinPara
     from edgeloop.cloud.twin.progress import progress
     from edgeloop.cloud.twin.train import train
     from edgeloop.components.digital_twin.configurations import BoundariesError
-    from edgeloop.components.digital_twin.telemetry import TelemetryError
+    from edgeloop.components.digital_twin.telemetry import TrainingDataError
     from edgeloop.simulator.plant import Plant
 
     console = console or Console(stderr=True, soft_wrap=True)
@@ -323,7 +323,7 @@ def run_twin_pipeline(home: CloudHome, registry: ModelRegistry, params: TwinPara
     return run_steps(run, store, step, (("preprocess", do_preprocess), ("train", do_train),
                                          ("simulate", do_simulate), ("evaluate", do_evaluate),
                                          ("register", do_register)),
-                     (PipelineError, TelemetryError, BoundariesError, ValueError, OSError))
+                     (PipelineError, TrainingDataError, BoundariesError, ValueError, OSError))
 
 
 def register_run(run: Run, registry: ModelRegistry, work: Path, model_dir: Path, group: str,

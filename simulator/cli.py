@@ -62,7 +62,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mode = plant.add_mutually_exclusive_group()
     mode.add_argument("--broker", type=_broker, help="mqtt://HOST:PORT to publish to")
     mode.add_argument("--csv", metavar="FILE", help="write a telemetry history to FILE")
-    plant.add_argument("--plant-id", help="plant id (topic level); required with --broker")
+    plant.add_argument("--plant-id", help="plant id, 1-64 of A-Z a-z 0-9 _ . - (a topic level); required with --broker")
     plant.add_argument("--speedup", type=_positive(float), default=60.0,
                        help="simulated seconds per wall second (one sample per simulated "
                             "minute; default 60 = one sample a second)")

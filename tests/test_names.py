@@ -10,11 +10,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE_FOLDERS = ("edgeloop", "components", "cloud", "simulator")    # installed as edgeloop.* (pyproject)
 
-# Duplicates whose renaming belongs to the message-contract change of issue 9 (TelemetryError twice in
-# components/digital_twin, Rejected in cloud/lake.py and the ECG service). The test fails once either
-# is unique, so the entry cannot outlive the duplicate.
-CONTRACT_DUPLICATES = {"TelemetryError", "Rejected"}
-
 
 def class_definitions() -> dict[str, list[str]]:
     """Class name -> the files (relative to the checkout) that define a class of that name."""
@@ -31,6 +26,4 @@ def test_no_two_classes_share_a_name() -> None:
     definitions = class_definitions()
     assert "CommandError" in definitions and "NotFittedError" in definitions     # the walk sees edgeloop/
     duplicates = {name: files for name, files in definitions.items() if len(files) > 1}
-    assert set(duplicates) - CONTRACT_DUPLICATES == set(), duplicates
-    assert CONTRACT_DUPLICATES <= set(duplicates), \
-        f"{CONTRACT_DUPLICATES - set(duplicates)} is unique now: remove it from CONTRACT_DUPLICATES"
+    assert duplicates == {}

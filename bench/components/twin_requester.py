@@ -13,6 +13,8 @@ import time
 from awsiot.greengrasscoreipc.clientv2 import GreengrassCoreIPCClientV2
 from awsiot.greengrasscoreipc.model import JsonMessage, PublishMessage
 
+from edgeloop.contracts.twin import REQUEST_TOPIC, RESPONSE_FILTER
+
 ipc = GreengrassCoreIPCClientV2(executor=None)
 config = ipc.get_configuration(key_path=[]).value
 arrived = threading.Event()
@@ -28,7 +30,7 @@ def on_reply(event):
 def ask(request_id):
     arrived.clear()
     started = time.perf_counter()
-    ipc.publish_to_topic(topic="edgeloop/twin/request", publish_message=PublishMessage(
+    ipc.publish_to_topic(topic=REQUEST_TOPIC, publish_message=PublishMessage(
         json_message=JsonMessage(message={"request_id": request_id, "event": config["event"]})))
     if not arrived.wait(10):
         raise SystemExit(f"no reply to {request_id}")
@@ -37,7 +39,7 @@ def ask(request_id):
     return (reply["at"] - started) * 1e6, reply["body"]["elapsed_ms"]
 
 
-ipc.subscribe_to_topic(topic="edgeloop/twin/response/+", on_stream_event=on_reply)
+ipc.subscribe_to_topic(topic=RESPONSE_FILTER, on_stream_event=on_reply)
 open("ready", "w").close()
 while not os.path.exists(config["startFile"]):
     time.sleep(0.05)

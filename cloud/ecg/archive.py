@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
-from edgeloop.components.ecg_prefilter.messages import (
+
+from edgeloop.contracts.ecg import (
     LABELS,
     ForwardedWindow,
     valid_device_id,

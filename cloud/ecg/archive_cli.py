@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edgeloop.components.ecg_prefilter.messages import LABELS
+from edgeloop.contracts.ecg import LABELS
 from edgeloop.errors import CommandError
 
 from ..home import CloudHome, add_home_argument

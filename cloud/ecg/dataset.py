@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 from edgeloop.components.ecg_prefilter.features import FEATURE_NAMES, analyse_window
 from edgeloop.components.ecg_prefilter.filters import SignalError, resample
-from edgeloop.components.ecg_prefilter.messages import LABELS
 from edgeloop.components.ecg_prefilter.strides import stride_starts
 from edgeloop.simulator.wearable import Mix, WearableSimulator, device_ids
 from edgeloop.simulator.wearable.truth import window_label
+
+from edgeloop.contracts.ecg import LABELS
 
 MODEL_FS = 250.0     # the rate the screener's features are computed at (the gateway's rate)
 N_FEATURES = len(FEATURE_NAMES)

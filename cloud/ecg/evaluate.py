@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
-from edgeloop.components.ecg_prefilter.messages import LABELS
 from edgeloop.components.ecg_prefilter.strides import stride_starts
 from edgeloop.simulator.wearable.mix import DEFAULT_MIX, parse_mix
+
+from edgeloop.contracts.ecg import LABELS
 
 from .dataset import WindowSet, simulated_windows
 

@@ -23,7 +23,6 @@ The device id in the topic must equal the message's, so one device cannot file d
 from __future__ import annotations
 
 import json
-import math
 import threading
 import time
 from collections import Counter, OrderedDict, deque
@@ -33,8 +32,9 @@ from typing import Any, Self
 
 import numpy as np
 import paho.mqtt.client as mqtt
-from edgeloop.components.ecg_prefilter import messages as wire
 from edgeloop.simulator.plant.publisher import BrokerAddress, parse_broker
+
+from edgeloop.contracts import ecg as wire
 
 from ..ingest import IngestError
 from ..subscription import MqttSubscription
@@ -63,11 +63,15 @@ class Reject(ValueError):
         self.reason = reason
 
 
+TOPICS = {"window": wire.WINDOW_TOPIC, "alert": wire.ALERT_TOPIC, "summary": wire.SUMMARY_TOPIC,
+          "error": wire.ERROR_TOPIC}
+
+
 def _topic_device(topic: str, kind: str) -> str:
-    parts = topic.split("/")
-    if len(parts) != 4 or parts[:2] != ["dt", "ecg"] or parts[3] != kind or not wire.valid_device_id(parts[2]):
-        raise Reject("bad topic", f"topic {topic!r:.120} is not dt/ecg/<device_id>/{kind}")
-    return parts[2]
+    device = wire.device_of(topic, TOPICS[kind])
+    if device is None:
+        raise Reject("bad topic", f"topic {topic!r:.120} is not {TOPICS[kind].format(device_id='<device_id>')}")
+    return device
 
 
 def _json_object(payload: bytes, limit: int) -> dict[str, Any]:
@@ -88,24 +92,12 @@ def _same_device(body: dict[str, Any], topic_device: str) -> None:
         raise Reject("device mismatch", f"device_id {device_id!r:.60} is not the topic's {topic_device!r}")
 
 
-def _finite_number(body: dict[str, Any], field: str) -> float:
-    value = body.get(field)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise Reject("bad field", f"{field}: expected a finite number, got {value!r:.40}")
-    return float(value)
-
-
-def check_alert(body: dict[str, Any]) -> dict[str, Any]:
-    """The alert fields the fan-out and the latency need (messages.alert_message's shape)."""
-    if body.get("schema") != wire.SCHEMA_VERSION:
-        raise Reject("schema", f"schema {body.get('schema')!r:.20}: this receiver knows {wire.SCHEMA_VERSION}")
-    if not isinstance(body.get("window_id"), str) or not body["window_id"]:
-        raise Reject("bad field", f"window_id: expected a non-empty string, got {body.get('window_id')!r:.40}")
-    if body.get("label") not in wire.LABELS:
-        raise Reject("bad field", f"label {body.get('label')!r:.40}: expected one of {', '.join(wire.LABELS)}")
-    for field in ("start", "end", "score"):
-        _finite_number(body, field)
-    return body
+def _checked(parse: Callable[[dict[str, Any]], Any], body: dict[str, Any]) -> Any:
+    """`parse(body)` under the ECG contract; its EventError becomes a "schema" or "bad field" reject."""
+    try:
+        return parse(body)
+    except wire.EventError as exc:
+        raise Reject("schema" if exc.reason == "schema" else "bad field", str(exc)) from None
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | int | None]:
@@ -218,9 +210,9 @@ class EcgCloudReceiver:
 
     def _alert(self, message: mqtt.MQTTMessage, received_at: float) -> None:
         device = _topic_device(message.topic, "alert")
-        body = check_alert(_json_object(message.payload, MAX_EVENT_BYTES))
-        _same_device(body, device)
-        key = (device, body["window_id"])
+        alert = _checked(wire.parse_alert, _json_object(message.payload, MAX_EVENT_BYTES))
+        _same_device(alert.body, device)
+        key = (device, alert.window_id)
         with self._lock:
             if key in self._recent_alerts:
                 self.counts["alert_duplicates"] += 1
@@ -229,22 +221,21 @@ class EcgCloudReceiver:
             if len(self._recent_alerts) > RECENT_ALERTS:
                 self._recent_alerts.popitem(last=False)
             self.counts["alerts"] += 1
-            self.alert_times.append((device, body["window_id"], float(body["end"]), received_at))
-        self.fanout.publish(body, received_at)
+            self.alert_times.append((device, alert.window_id, alert.end, received_at))
+        self.fanout.publish(alert.body, received_at)
 
     def _summary(self, message: mqtt.MQTTMessage, received_at: float) -> None:
-        self._event_line("summary", message, received_at, self.summaries, "summaries")
+        self._event_line("summary", wire.parse_summary, message, received_at, self.summaries, "summaries")
 
     def _error(self, message: mqtt.MQTTMessage, received_at: float) -> None:
-        self._event_line("error", message, received_at, self.errors, "errors")
+        self._event_line("error", wire.parse_error_report, message, received_at, self.errors, "errors")
 
-    def _event_line(self, kind: str, message: mqtt.MQTTMessage, received_at: float, out: JsonLines,
-                    counter: str) -> None:
+    def _event_line(self, kind: str, parse: Callable[[dict[str, Any]], Any], message: mqtt.MQTTMessage,
+                    received_at: float, out: JsonLines, counter: str) -> None:
         device = _topic_device(message.topic, kind)
         body = _json_object(message.payload, MAX_EVENT_BYTES)
         _same_device(body, device)
-        if body.get("schema") != wire.SCHEMA_VERSION:
-            raise Reject("schema", f"schema {body.get('schema')!r:.20}: this receiver knows {wire.SCHEMA_VERSION}")
+        _checked(parse, body)
         out.append(dict(body, received_at=received_at))
         with self._lock:
             self.counts[counter] += 1

@@ -79,7 +79,7 @@ def _load(directory: str) -> Any:
 
 def run_train(args: argparse.Namespace) -> int:
     from edgeloop.components.digital_twin.configurations import BoundariesError
-    from edgeloop.components.digital_twin.telemetry import TelemetryError
+    from edgeloop.components.digital_twin.telemetry import TrainingDataError
 
     from .progress import progress
     from .train import train
@@ -88,7 +88,7 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         with progress("training layouts", total=2) as advance:
             result = train(args.data, args.out, args.boundaries, params, advance)
-    except (TelemetryError, BoundariesError, ValueError) as exc:
+    except (TrainingDataError, BoundariesError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     model = result.model
     if args.json:

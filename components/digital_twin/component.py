@@ -11,19 +11,15 @@ Two layers:
   not shared between threads), and a loader thread that verifies and prepares a new model while the
   old one keeps serving. A reply is never lost to a swap: the worker always holds a usable model.
 
-Topics (the access the recipe grants, and no more):
+Topics (the access the recipe grants, and no more); their bodies are the wire contracts of
+edgeloop.contracts.twin (requests and replies) and edgeloop.contracts.plant (telemetry in;
+recommendation and live error out):
   local request  edgeloop/twin/request          -> edgeloop/twin/response/<request_id>
   cloud request  edgeloop/<thing>/twin/request  -> edgeloop/<thing>/twin/response/<request_id>
   telemetry      dt/compressor/<plant>/telemetry -> dt/compressor/<plant>/recommendation
                                                     dt/compressor/<plant>/twin/error
   status         edgeloop/twin/status and edgeloop/<thing>/twin/status: the serving model, counters,
                  and every model load or refusal (so the cloud sees whether a promotion landed)
-
-A request is `{"request_id", "event": <the reference Lambda event>, "seed"?}` or the event's fields
-beside `request_id`. The reply: `{"request_id", "model_version", "component_version" (of the
-TwinModel that answered), "ranking": [{config: kW}, ...], "estimates": {config: {"expected", "low",
-"high"}}, "excluded": [config, ...], "elapsed_ms"}`, or `{"request_id", "error": {"field",
-"problem"}, "elapsed_ms"}`; request_id is "unknown" when it is missing or not a safe topic level.
 
 The model comes from com.edgeloop.TwinModel: its configuration names the version, the registry
 model version and `modelSha256`; its unarchived artifact is under the Greengrass root (env
@@ -34,11 +30,9 @@ edgeloop.model_component's job, shared with the ECG pre-filter.
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import math
 import queue
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -48,6 +42,28 @@ from typing import Any
 
 import numpy as np
 
+from edgeloop.contracts.plant import (
+    TELEMETRY_FILTER,
+    LiveError,
+    Recommendation,
+    Telemetry,
+    TelemetryError,
+    parse_telemetry,
+)
+from edgeloop.contracts.twin import (
+    IOT_REQUEST_TOPIC,
+    IOT_RESPONSE_TOPIC,
+    IOT_STATUS_TOPIC,
+    REQUEST_TOPIC,
+    RESPONSE_TOPIC,
+    STATUS_TOPIC,
+    UNKNOWN_ID,
+    PowerEstimate,
+    RequestError,
+    TwinResponse,
+    parse_twin_request,
+    request_id_of,
+)
 from edgeloop.model_component import (
     ModelIdentity,
     ModelRefused,
@@ -60,23 +76,10 @@ from .model import ArtifactError, PowerModel
 from .optimizer import Optimizer
 from .packaging import MODEL_COMPONENT
 from .packaging import TWIN_MODEL_KIND
-from .request import RequestError, parse_request
+from .request import parse_request
 
 log = logging.getLogger("edgeloop.twin")
 
-REQUEST_TOPIC = "edgeloop/twin/request"
-RESPONSE_TOPIC = "edgeloop/twin/response/{request_id}"
-IOT_REQUEST_TOPIC = "edgeloop/{thing}/twin/request"
-IOT_RESPONSE_TOPIC = "edgeloop/{thing}/twin/response/{request_id}"
-TELEMETRY_FILTER = "dt/compressor/+/telemetry"
-RECOMMENDATION_TOPIC = "dt/compressor/{plant_id}/recommendation"
-ERROR_TOPIC = "dt/compressor/{plant_id}/twin/error"
-STATUS_TOPIC = "edgeloop/twin/status"
-IOT_STATUS_TOPIC = "edgeloop/{thing}/twin/status"
-
-UNKNOWN_ID = "unknown"
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")   # one safe MQTT topic level
-_ENVELOPE = ("request_id", "event", "seed")
 PREWARM_MAX_CELLS = 2_000_000   # fill whole lookup grids up to this size before a model serves
 Outgoing = tuple[str, dict[str, Any]]   # (topic, JSON body)
 
@@ -163,55 +166,6 @@ def load_verified(root: Path, config: Any, prewarm_max_cells: int = PREWARM_MAX_
 
 
 # -- telemetry ------------------------------------------------------------------------------------
-class TelemetryError(ValueError):
-    def __init__(self, field: str, problem: str) -> None:
-        self.field, self.problem = field, problem
-        super().__init__(f"{field}: {problem}")
-
-
-@dataclass(frozen=True)
-class Sample:
-    plant_id: str
-    timestamp: Any
-    flow: float
-    pressure: float
-    power: float
-    config: str
-
-
-def json_object(payload: Any, error: type[Exception]) -> Mapping:
-    """A message body as a JSON object (bytes and text are parsed); `error("message", problem)` if not one."""
-    if isinstance(payload, (bytes, bytearray, str)):
-        try:
-            payload = json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise error("message", f"not JSON: {exc}") from None
-    if not isinstance(payload, Mapping):
-        raise error("message", f"expected a JSON object, got {type(payload).__name__}")
-    return payload
-
-
-def parse_sample(topic: str, payload: Any) -> Sample:
-    """A telemetry message (JSON {plant_id, timestamp, seq, flow, pressure, power, config})."""
-    parts = topic.split("/")
-    if len(parts) != 4 or parts[:2] != ["dt", "compressor"] or parts[3] != "telemetry" or not parts[2]:
-        raise TelemetryError("topic", f"{topic!r} is not dt/compressor/<plant_id>/telemetry")
-    payload = json_object(payload, TelemetryError)
-    plant_id = payload.get("plant_id", parts[2])
-    if plant_id != parts[2]:
-        raise TelemetryError("plant_id", f"{plant_id!r} does not match the topic's plant {parts[2]!r}")
-    numbers = {}
-    for name in ("flow", "pressure", "power"):
-        value = payload.get(name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise TelemetryError(name, f"expected a finite number >= 0, got {value!r}")
-        numbers[name] = float(value)
-    config = payload.get("config")
-    if not isinstance(config, str) or not config:
-        raise TelemetryError("config", f"expected a configuration name like 'c1c2', got {config!r}")
-    return Sample(parts[2], payload.get("timestamp"), numbers["flow"], numbers["pressure"], numbers["power"], config)
-
-
 @dataclass
 class PlantTracker:
     """One plant's rolling residuals (measured - predicted kW) and its current sample batch."""
@@ -219,7 +173,7 @@ class PlantTracker:
     model_key: tuple[str, str, str]
     window: int
     residuals: collections.deque = field(init=False)
-    batch: list[Sample] = field(default_factory=list)
+    batch: list[Telemetry] = field(default_factory=list)
     since_error: int = 0
 
     def __post_init__(self) -> None:
@@ -282,45 +236,28 @@ class TwinService:
         started = time.perf_counter() if received_at is None else received_at
         request_id = UNKNOWN_ID
         try:
-            message = json_object(message, RequestError)
-            raw_id = message.get("request_id")
-            if raw_id is None:
-                raise RequestError("request_id", "missing")
-            if not isinstance(raw_id, str) or not _REQUEST_ID.match(raw_id):
-                raise RequestError("request_id", f"{raw_id!r} must be 1-128 letters, digits or . _ : -")
-            request_id = raw_id
-            seed = message.get("seed")
-            if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-                raise RequestError("seed", f"expected a whole number >= 0, got {seed!r}")
-            if "event" in message:
-                extra = sorted(set(message) - set(_ENVELOPE))
-                if extra:
-                    raise RequestError(extra[0], "unknown field beside 'event' (expected request_id, event, seed)")
-                event = message["event"]
-            else:
-                event = {k: v for k, v in message.items() if k not in _ENVELOPE}
-            request = parse_request(event)
+            envelope = parse_twin_request(message)
+            request_id = envelope.request_id
+            request = parse_request(envelope.event)
             loaded = self._loaded
             if loaded is None:
                 raise RequestError("model", f"no verified {MODEL_COMPONENT} is loaded yet")
-            ranking = loaded.optimizer.rank(request, seed)
-            body = {
-                "request_id": request_id,
-                "model_version": loaded.model_version,
-                "component_version": loaded.component_version,
-                "ranking": ranking.answer(),
-                "estimates": {name: {"expected": _round(e.expected), "low": _round(e.low), "high": _round(e.high)}
-                              for name, e in ranking.estimates.items()},
-                "excluded": list(ranking.excluded),
-            }
+            ranking = loaded.optimizer.rank(request, envelope.seed)
+            reply = TwinResponse(
+                request_id, loaded.model_version, loaded.component_version, ranking.answer(),
+                {name: PowerEstimate(_round(e.expected), _round(e.low), _round(e.high))
+                 for name, e in ranking.estimates.items()},
+                list(ranking.excluded))
             self._count("requests")
         except RequestError as exc:
-            body = {"request_id": request_id, "error": {"field": exc.field, "problem": exc.problem}}
+            request_id = exc.request_id or request_id
+            reply = TwinResponse.failed(request_id, exc.field, exc.problem)
             self._count("request_errors")
         except Exception as exc:   # a bug must cost one request, not the component
             log.exception("request %s failed", request_id)
-            body = {"request_id": request_id, "error": {"field": "internal", "problem": f"{type(exc).__name__}: {exc}"}}
+            reply = TwinResponse.failed(request_id, "internal", f"{type(exc).__name__}: {exc}")
             self._count("request_errors")
+        body = reply.body()
         body["elapsed_ms"] = round((time.perf_counter() - started) * 1000, 3)
         return request_id, body
 
@@ -331,7 +268,7 @@ class TwinService:
         Raises TelemetryError for a malformed sample (the caller logs it; nothing is published).
         """
         try:
-            sample = parse_sample(topic, payload)
+            sample = parse_telemetry(topic, payload)
         except TelemetryError:
             self._count("telemetry_errors")
             raise
@@ -351,26 +288,27 @@ class TwinService:
         tracker.since_error += 1
         if tracker.since_error >= settings.error_every and tracker.residuals:
             tracker.since_error = 0
-            out.append((ERROR_TOPIC.format(plant_id=sample.plant_id), self._live_error(sample.plant_id, tracker, loaded)))
+            live = self._live_error(sample.plant_id, tracker, loaded)
+            out.append((live.topic, live.body()))
         tracker.batch.append(sample)
         if len(tracker.batch) >= settings.recommend_every:
             batch, tracker.batch = tracker.batch, []
-            out.append((RECOMMENDATION_TOPIC.format(plant_id=sample.plant_id), self._recommend(batch, loaded)))
+            recommendation = self._recommend(batch, loaded)
+            out.append((recommendation.topic, recommendation.body()))
             self._count("recommendations")
         return out
 
     @staticmethod
-    def _live_error(plant_id: str, tracker: PlantTracker, loaded: LoadedTwinModel) -> dict[str, Any]:
+    def _live_error(plant_id: str, tracker: PlantTracker, loaded: LoadedTwinModel) -> LiveError:
         residuals = np.array([r for r, _ in tracker.residuals])
         measured = np.array([m for _, m in tracker.residuals])
         positive = measured > 0
         mape = float(np.mean(np.abs(residuals[positive]) / measured[positive]) * 100) if positive.any() else None
-        return {"plant_id": plant_id, "model_version": loaded.model_version, "window": len(residuals),
-                "mae_kw": _round(float(np.mean(np.abs(residuals)))), "mape_pct": _round(mape),
-                "last_residual_kw": _round(float(residuals[-1]))}
+        return LiveError(plant_id, loaded.model_version, len(residuals), _round(float(np.mean(np.abs(residuals)))),
+                         _round(mape), _round(float(residuals[-1])))
 
     @staticmethod
-    def _recommend(batch: list[Sample], loaded: LoadedTwinModel) -> dict[str, Any]:
+    def _recommend(batch: list[Telemetry], loaded: LoadedTwinModel) -> Recommendation:
         """The least expected-power configuration for the batch's (flow, pressure) points.
 
         Expected power of a configuration = mean model prediction over the batch (no risk margin:
@@ -389,12 +327,10 @@ class TwinService:
         running_kw = expected.get(running)
         best_kw = expected.get(recommended) if recommended else None
         saving = running_kw - best_kw if running_kw is not None and best_kw is not None else None
-        return {"plant_id": batch[-1].plant_id, "timestamp": batch[-1].timestamp, "running": running,
-                "recommended": recommended,
-                "expected_power_kw": {"running": _round(running_kw), "recommended": _round(best_kw)},
-                "expected_saving_kw": _round(saving),
-                "expected_saving_pct": _round(100 * saving / running_kw) if saving is not None and running_kw else None,
-                "model_version": loaded.model_version, "samples": len(batch)}
+        return Recommendation(
+            batch[-1].plant_id, batch[-1].timestamp, running, recommended, _round(running_kw), _round(best_kw),
+            _round(saving), _round(100 * saving / running_kw) if saving is not None and running_kw else None,
+            loaded.model_version, len(batch))
 
 
 # -- IPC wiring -----------------------------------------------------------------------------------
@@ -451,20 +387,11 @@ class TwinComponent:
         except queue.Full:
             self._dropped += 1
             if job[0] in ("local", "iot"):
-                request_id = self._request_id_of(job[1])
-                self._reply(job[0], request_id, {"request_id": request_id, "error": {
-                    "field": "service", "problem": f"busy: {self.QUEUE_LIMIT} messages are waiting"}})
+                request_id = request_id_of(job[1])
+                self._reply(job[0], request_id, TwinResponse.failed(
+                    request_id, "service", f"busy: {self.QUEUE_LIMIT} messages are waiting").body())
             if self._dropped in (1, 10, 100) or self._dropped % 1000 == 0:
                 log.warning("work queue full: %d messages dropped", self._dropped)
-
-    @staticmethod
-    def _request_id_of(payload: Any) -> str:
-        try:
-            message = json.loads(payload) if isinstance(payload, (bytes, bytearray, str)) else payload
-            rid = message.get("request_id")
-            return rid if isinstance(rid, str) and _REQUEST_ID.match(rid) else UNKNOWN_ID
-        except Exception:
-            return UNKNOWN_ID
 
     def serve(self) -> None:
         """Handle jobs until stop(); publish the status every statusIntervalS."""

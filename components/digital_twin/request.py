@@ -5,7 +5,8 @@
 
 Values may be strings (as the reference's users send them) or JSON numbers/lists. One parser serves
 the CLI, the Lambda handler and the edge component, so a request means the same thing everywhere.
-Every problem raises RequestError naming the field.
+Every problem raises RequestError naming the field: the twin request family's error, defined with
+the request's envelope and topics in edgeloop.contracts.twin.
 """
 
 from __future__ import annotations
@@ -16,18 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from edgeloop.contracts.twin import RequestError
+
+__all__ = ["DEFAULTS", "FIELDS", "MAX_POINTS_PER_ROUND", "Request", "RequestError", "parse_request"]
+
 DEFAULTS: dict[str, Any] = {"simulations": 100, "no_of_trials": 10, "train_error_weight": 1.0}
 FIELDS = ("flow", "pressure", "simulations", "no_of_trials", "train_error_weight")
 # simulations x no_of_trials bounds the work of one request (points drawn per round).
 MAX_POINTS_PER_ROUND = 1_000_000
-
-
-class RequestError(ValueError):
-    """A malformed request; `field` is the offending field, `problem` says what is wrong."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        self.field, self.problem = field, problem
-        super().__init__(f"{field}: {problem}")
 
 
 @dataclass(frozen=True)

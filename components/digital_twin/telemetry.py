@@ -1,9 +1,11 @@
 """Plant telemetry for training: the CSV format, its validation, and the in-memory frame.
 
 Format (the plant simulator's contract): header `timestamp,flow,pressure,power,config`; timestamp
-ISO-8601 UTC (optional: without it file order is time order), flow cfm, pressure psig, power kW,
-config a configuration name. Extra columns are ignored. Every problem names the file line and the
-column, because a training job that dies on "could not convert string to float" wastes a night.
+ISO-8601 with a timezone (optional column: without it file order is time order), flow cfm, pressure
+psig, power kW, config a configuration name. Extra columns are ignored. Each cell is checked by the
+same per-field rule as live telemetry (edgeloop.contracts.plant), so a row trains only if the gateway
+would have accepted it as a message. Every problem names the file line and the column, because a
+training job that dies on "could not convert string to float" wastes a night.
 The csv module is enough here; pandas would be a 60 MB dependency for one reader.
 """
 
@@ -11,19 +13,19 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from edgeloop.contracts.plant import READINGS, TelemetryError, check_config, parse_timestamp, reading_from_text
+
 REQUIRED_COLUMNS = ("flow", "pressure", "power", "config")
-NUMERIC_COLUMNS = ("flow", "pressure", "power")
+NUMERIC_COLUMNS = READINGS
 
 
-class TelemetryError(ValueError):
+class TrainingDataError(ValueError):
     """Bad training data. `line` is the 1-based file line (the header is line 1), `column` the column."""
 
     def __init__(self, source: str, line: int | None, column: str | None, problem: str) -> None:
@@ -77,13 +79,8 @@ class TelemetryFrame:
 
 
 def _to_seconds(value: object) -> float:
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        moment = datetime.fromisoformat(str(value).strip())
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
+    """POSIX seconds of a timestamp under the contract's rule (TelemetryError if it breaks it)."""
+    return parse_timestamp(value).timestamp()
 
 
 def file_sha256(path: str | Path) -> str:
@@ -95,21 +92,21 @@ def file_sha256(path: str | Path) -> str:
 
 
 def read_csv(path: str | Path, known_configurations: Collection[str]) -> TelemetryFrame:
-    """Parse and validate a telemetry CSV. Raises TelemetryError naming the line and column."""
+    """Parse and validate a telemetry CSV. Raises TrainingDataError naming the line and column."""
     source = str(path)
     try:
         handle = open(path, newline="", encoding="utf-8")
     except OSError as exc:
-        raise TelemetryError(source, None, None, f"cannot read: {exc.strerror or exc}") from None
+        raise TrainingDataError(source, None, None, f"cannot read: {exc.strerror or exc}") from None
     with handle:
         reader = csv.reader(handle)
         try:
             header = [h.strip() for h in next(reader)]
         except StopIteration:
-            raise TelemetryError(source, None, None, "empty file (no header)") from None
+            raise TrainingDataError(source, None, None, "empty file (no header)") from None
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
-            raise TelemetryError(source, 1, missing[0],
+            raise TrainingDataError(source, 1, missing[0],
                                  f"missing column (header has {', '.join(header) or 'nothing'}; "
                                  f"need {', '.join(REQUIRED_COLUMNS)} and optionally timestamp)")
         index = {name: header.index(name) for name in (*REQUIRED_COLUMNS, "timestamp") if name in header}
@@ -121,29 +118,16 @@ def read_csv(path: str | Path, known_configurations: Collection[str]) -> Telemet
                 continue
             if len(row) < len(header):
                 absent = header[len(row)]
-                raise TelemetryError(source, line, absent, f"row has {len(row)} fields, header has {len(header)}")
-            for name in NUMERIC_COLUMNS:
-                text = row[index[name]].strip()
-                try:
-                    value = float(text)
-                except ValueError:
-                    raise TelemetryError(source, line, name, f"{text!r} is not a number") from None
-                if not math.isfinite(value):
-                    raise TelemetryError(source, line, name, f"{text!r} is not a finite number")
-                columns[name].append(value)
-            config = row[index["config"]].strip()
-            if config not in known:
-                raise TelemetryError(source, line, "config",
-                                     f"unknown configuration {config!r} (known: {', '.join(sorted(known))})")
-            columns["config"].append(config)
-            if "timestamp" in index:
-                text = row[index["timestamp"]].strip()
-                try:
-                    columns["timestamp"].append(_to_seconds(text))
-                except ValueError:
-                    raise TelemetryError(source, line, "timestamp",
-                                         f"{text!r} is not an ISO-8601 timestamp") from None
+                raise TrainingDataError(source, line, absent, f"row has {len(row)} fields, header has {len(header)}")
+            try:
+                for name in NUMERIC_COLUMNS:
+                    columns[name].append(reading_from_text(name, row[index[name]]))
+                columns["config"].append(check_config(row[index["config"]].strip(), known))
+                if "timestamp" in index:
+                    columns["timestamp"].append(_to_seconds(row[index["timestamp"]]))
+            except TelemetryError as exc:
+                raise TrainingDataError(source, line, exc.field, exc.problem) from None
     if not columns["flow"]:
-        raise TelemetryError(source, None, None, "no data rows")
+        raise TrainingDataError(source, None, None, "no data rows")
     return TelemetryFrame.from_arrays(columns["flow"], columns["pressure"], columns["power"],
                                       columns["config"], columns.get("timestamp"))

@@ -12,7 +12,6 @@ Module map (one job each):
   features   FEATURE_NAMES, window_features, analyse_window: the classifier's input vector
   strides    stride_starts: where windows start in a recording (offline tools)
   classifier EcgClassifier: XGBoost screener, forwarding threshold, verified model directory
-  messages   topics and wire formats: parse_chunk, window / alert / summary / error messages
   reassembly DeviceStream: one wearable's chunks -> continuous signal -> windows by sample count
              (duplicates, reordering, late chunks, gaps, device restarts)
   service    PrefilterService: chunks in, messages out (screening, summaries, error reports, status);
@@ -20,4 +19,7 @@ Module map (one job each):
   component  PrefilterComponent: IPC glue (callback parses and enqueues, one worker, model hot swap
              through edgeloop.model_component); `python -m edgeloop.components.ecg_prefilter`
   packaging  the EcgModel and EcgPrefilter Greengrass components
+
+Topics and wire formats (parse_chunk, window / alert / summary / error messages) are the ECG
+contract, edgeloop.contracts.ecg, shared with the wearables and the cloud.
 """

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeloop.contracts.ecg import LABELS
 from edgeloop.errors import NotFittedError
 from edgeloop.modelfiles import (
     ArtifactError,
@@ -29,7 +30,6 @@ from edgeloop.modelfiles import (
 )
 
 from .features import FEATURE_NAMES
-from .messages import LABELS
 
 FORMAT = "edgeloop.ecg.classifier/1"
 MODEL_FILE = "ecg-classifier.ubj"

@@ -45,10 +45,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edgeloop.contracts.ecg import SENSOR_FILTER
 from edgeloop.model_component import ModelReloader
 from edgeloop.runtime import run_component
 
-from .messages import SENSOR_FILTER
 from .screening import InlineScreener, ProcessScreener, Screener
 from .service import (
     ECG_MODEL_ON_GATEWAY,

@@ -39,7 +39,7 @@ COUNTERS = ("chunks", "duplicates", "reordered", "late", "gaps", "missing_chunks
 
 
 class ChunkLike(Protocol):
-    """What reassembly needs of a chunk (messages.Chunk has it)."""
+    """What reassembly needs of a chunk (contracts.ecg.Chunk has it)."""
 
     seq: int
     timestamp: float

@@ -3,7 +3,7 @@
 `PrefilterService` is what com.edgeloop.EcgPrefilter runs on its worker thread (component.py wires
 it to IPC), and what tests drive directly:
 
-* `parse(topic, payload)` -> a messages.Chunk or a Rejected (`handle_payload` parses, then handles);
+* `parse(topic, payload)` -> a contracts.ecg.Chunk or a RejectedChunk (`handle_payload` parses, then handles);
 * `handle(item, now)` -> [Outgoing]: reassembles the device's stream (reassembly.DeviceStream) and
   hands each completed window to the screener (screening.py: analysis and classification, in this
   thread or in analysis processes). Every window whose result is ready, in the order the windows
@@ -39,15 +39,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from edgeloop.model_component import ModelIdentity, ModelRefused
-from edgeloop.modelfiles import ArtifactError
-
-from .classifier import EcgClassifier
-from .filters import MAX_FS, MIN_FS, MIN_SECONDS, SignalError
-from .messages import (
+from edgeloop.contracts.ecg import (
     ALERT_TOPIC,
     ERROR_TOPIC,
+    IOT_STATUS_TOPIC,
     LABELS,
+    STATUS_TOPIC,
     SUMMARY_TOPIC,
     WINDOW_TOPIC,
     Chunk,
@@ -59,6 +56,11 @@ from .messages import (
     summary_message,
     window_message,
 )
+from edgeloop.model_component import ModelIdentity, ModelRefused
+from edgeloop.modelfiles import ArtifactError
+
+from .classifier import EcgClassifier
+from .filters import MAX_FS, MIN_FS, MIN_SECONDS, SignalError
 from .packaging import ECG_MODEL_KIND
 from .reassembly import COUNTERS as STREAM_COUNTERS
 from .reassembly import DeviceStream, StreamConfig, StreamWindow
@@ -67,8 +69,6 @@ from .screening import InlineScreener, ModelRef, Screened, Screener, ScreenerErr
 log = logging.getLogger("edgeloop.ecg")
 
 ECG_MODEL_ON_GATEWAY = ECG_MODEL_KIND.on_gateway  # com.edgeloop.EcgModel, unarchived ecg-model.zip
-STATUS_TOPIC = "edgeloop/ecg/status"
-IOT_STATUS_TOPIC = "edgeloop/{thing}/ecg/status"
 WINDOW_FIELD = "window"          # the error field of a window whose analysis failed
 HOLD_TIMEOUT_S = 5.0             # a quiet device's held chunks wait this long for a missing one
 
@@ -177,7 +177,7 @@ class Outgoing:
 
 
 @dataclass(frozen=True)
-class Rejected:
+class RejectedChunk:
     """A chunk that failed validation: the device (from the topic; None if not a device topic)."""
 
     topic: str
@@ -291,22 +291,22 @@ class PrefilterService:
         self.settings = settings
 
     # -- chunks ----------------------------------------------------------------------------------
-    def parse(self, topic: str, payload: Any) -> Chunk | Rejected:
+    def parse(self, topic: str, payload: Any) -> Chunk | RejectedChunk:
         """Validate one `dt/sensor/<id>` message."""
         try:
             return parse_chunk(topic, payload, expected_fs=(self._next_settings or self.settings).fs)
         except ChunkError as exc:
             size = len(payload) if isinstance(payload, (bytes, bytearray, str)) else 0
-            return Rejected(topic, device_of(topic), exc.field, exc.problem, size)
+            return RejectedChunk(topic, device_of(topic), exc.field, exc.problem, size)
 
     def handle_payload(self, topic: str, payload: Any, now: float | None = None) -> list[Outgoing]:
         return self.handle(self.parse(topic, payload), now)
 
-    def handle(self, item: Chunk | Rejected, now: float | None = None) -> list[Outgoing]:
+    def handle(self, item: Chunk | RejectedChunk, now: float | None = None) -> list[Outgoing]:
         """Messages to publish for one parsed chunk (or rejection), in order."""
         now = time.time() if now is None else now
         self._apply_settings()
-        if isinstance(item, Rejected):
+        if isinstance(item, RejectedChunk):
             return self._rejected(item, now)
         self.counters["bytes_in"] += item.size
         state = self._device(item.device_id)
@@ -327,7 +327,7 @@ class PrefilterService:
         return state
 
     # -- errors ----------------------------------------------------------------------------------
-    def _rejected(self, item: Rejected, now: float) -> list[Outgoing]:
+    def _rejected(self, item: RejectedChunk, now: float) -> list[Outgoing]:
         self.counters["chunks_malformed"] += 1
         self.counters["bytes_in"] += item.size
         self.malformed[item.field] += 1

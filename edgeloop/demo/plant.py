@@ -21,6 +21,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgeloop.contracts.plant import (
+    LIVE_ERROR_FILTER,
+    LIVE_ERROR_TOPIC,
+    RECOMMENDATION_FILTER,
+    RECOMMENDATION_TOPIC,
+    TELEMETRY_FILTER,
+    TELEMETRY_TOPIC,
+)
+from edgeloop.contracts.topics import topic_levels
+from edgeloop.contracts.twin import IOT_REQUEST_TOPIC, IOT_RESPONSE_TOPIC, iot_response_filter
+
 if TYPE_CHECKING:
     from .runner import Demo
 
@@ -30,10 +41,10 @@ MODEL = "com.edgeloop.TwinModel"
 REFERENCE_EVENT = {"flow": "[280, 300]", "pressure": "[69, 70]", "simulations": "10", "no_of_trials": "10",
                    "train_error_weight": "1.0"}
 BRIDGE_ROUTES = {
-    "TelemetryToTwin": {"topic": "dt/compressor/+/telemetry", "source": "LocalMqtt", "target": "Pubsub"},
-    "TelemetryToCloud": {"topic": "dt/compressor/+/telemetry", "source": "LocalMqtt", "target": "IotCore"},
-    "RecommendationToPlant": {"topic": "dt/compressor/+/recommendation", "source": "Pubsub", "target": "LocalMqtt"},
-    "TwinErrorToCloud": {"topic": "dt/compressor/+/twin/error", "source": "Pubsub", "target": "IotCore"},
+    "TelemetryToTwin": {"topic": TELEMETRY_FILTER, "source": "LocalMqtt", "target": "Pubsub"},
+    "TelemetryToCloud": {"topic": TELEMETRY_FILTER, "source": "LocalMqtt", "target": "IotCore"},
+    "RecommendationToPlant": {"topic": RECOMMENDATION_FILTER, "source": "Pubsub", "target": "LocalMqtt"},
+    "TwinErrorToCloud": {"topic": LIVE_ERROR_FILTER, "source": "Pubsub", "target": "IotCore"},
 }
 
 
@@ -51,18 +62,18 @@ class Observer:
     def on_local(self, client: Any, userdata: Any, message: Any) -> None:
         body = json.loads(message.payload)
         with self.lock:
-            if message.topic.endswith("/telemetry"):
+            if topic_levels(TELEMETRY_TOPIC, message.topic) is not None:
                 self.telemetry[body["timestamp"]] = body
-            elif message.topic.endswith("/recommendation"):
+            elif topic_levels(RECOMMENDATION_TOPIC, message.topic) is not None:
                 self.recommendations.append(body)
 
     def on_cloud(self, client: Any, userdata: Any, message: Any) -> None:
         body = json.loads(message.payload)
         with self.lock:
-            if "/twin/response/" in message.topic:
+            if topic_levels(IOT_RESPONSE_TOPIC, message.topic) is not None:
                 body["received"] = time.monotonic()
                 self.replies[body.get("request_id", "?")] = body
-            elif message.topic.endswith("/twin/error"):
+            elif topic_levels(LIVE_ERROR_TOPIC, message.topic) is not None:
                 self.errors.append(body)
 
     def energy(self) -> dict[str, Any]:
@@ -120,11 +131,11 @@ class PlantScenario:
         self.ingest = TelemetryIngest(demo.cloud_url, demo.home.lake).start()
         demo.on_teardown(self.ingest.stop)
         local = demo.client(demo.core.mqtt_url, "plant-hmi", self.observer.on_local,
-                            f"dt/compressor/{THING_PLANT_ID}/telemetry",
-                            f"dt/compressor/{THING_PLANT_ID}/recommendation")
+                            TELEMETRY_TOPIC.format(plant_id=THING_PLANT_ID),
+                            RECOMMENDATION_TOPIC.format(plant_id=THING_PLANT_ID))
         demo.on_teardown(local.loop_stop)
         self.cloud_app = demo.client(demo.cloud_url, "cloud-app", self.observer.on_cloud,
-                                     f"edgeloop/{demo.thing}/twin/response/+", "dt/compressor/+/twin/error")
+                                     iot_response_filter(demo.thing), LIVE_ERROR_FILTER)
         demo.on_teardown(self.cloud_app.loop_stop)
         reply = self._ask_until(lambda r: r.get("model_version") == self.versions["v1"], 60,
                                 "the twin to answer with v1")
@@ -194,7 +205,7 @@ class PlantScenario:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             request_id = uuid.uuid4().hex[:12]
-            self.cloud_app.publish(f"edgeloop/{self.demo.thing}/twin/request",
+            self.cloud_app.publish(IOT_REQUEST_TOPIC.format(thing=self.demo.thing),
                                    json.dumps({"request_id": request_id, "event": REFERENCE_EVENT}), qos=1)
             until = time.monotonic() + 1.0
             while time.monotonic() < until:

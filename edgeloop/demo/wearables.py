@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from edgeloop.contracts.ecg import ALERT_FILTER, IOT_STATUS_TOPIC, SENSOR_FILTER
 from edgeloop.simulator.wearable.truth import score_forwarding, windows_cut
 
 if TYPE_CHECKING:
@@ -29,8 +30,8 @@ PREFILTER = "com.edgeloop.EcgPrefilter"
 MODEL = "com.edgeloop.EcgModel"
 WINDOW_S = 60.0
 BRIDGE_ROUTES = {
-    "WearablesToPrefilter": {"topic": "dt/sensor/+", "source": "LocalMqtt", "target": "Pubsub"},
-    "EcgAlertsToNurseStation": {"topic": "dt/ecg/+/alert", "source": "Pubsub", "target": "LocalMqtt"},
+    "WearablesToPrefilter": {"topic": SENSOR_FILTER, "source": "LocalMqtt", "target": "Pubsub"},
+    "EcgAlertsToNurseStation": {"topic": ALERT_FILTER, "source": "Pubsub", "target": "LocalMqtt"},
 }
 PREFILTER_CONFIG = {"statusIntervalS": 2, "summaryIntervalS": 300}
 
@@ -96,10 +97,10 @@ class WearableScenario:
         self.receiver = EcgCloudReceiver(demo.cloud_url, self.archive, self.fanout).start()
         demo.on_teardown(self.fanout.close)
         demo.on_teardown(self.receiver.stop)
-        nurse = demo.client(demo.core.mqtt_url, "nurse-station", self.care.on_local, "dt/ecg/+/alert")
+        nurse = demo.client(demo.core.mqtt_url, "nurse-station", self.care.on_local, ALERT_FILTER)
         demo.on_teardown(nurse.loop_stop)
-        care = demo.client(demo.cloud_url, "care-team-app", self.care.on_cloud, "dt/ecg/+/alert",
-                           f"edgeloop/{demo.thing}/ecg/status")
+        care = demo.client(demo.cloud_url, "care-team-app", self.care.on_cloud, ALERT_FILTER,
+                           IOT_STATUS_TOPIC.format(thing=demo.thing))
         demo.on_teardown(care.loop_stop)
         demo.say(f"cloud receiver archives forwarded windows in {demo.home.ecg_archive}")
 

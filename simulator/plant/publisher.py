@@ -8,7 +8,6 @@ paho and delivered after reconnecting, so `seq` stays continuous for the subscri
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -19,10 +18,11 @@ from urllib.parse import urlsplit
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edgeloop.contracts import plant as contract
+
 from .plant import Plant
 from .telemetry import TelemetrySource
 
-TOPIC_TEMPLATE = "dt/compressor/{plant_id}/telemetry"
 SIMULATED_STEP_S = 60.0
 CHUNK = 60  # samples generated at a time
 
@@ -58,14 +58,15 @@ def parse_broker(url: str) -> BrokerAddress:
 
 
 def check_plant_id(plant_id: str) -> str:
-    """A plant id becomes one MQTT topic level, so it may not contain / + # or NUL."""
-    if not plant_id or any(c in plant_id for c in "/+#\0"):
-        raise ValueError(f"plant id {plant_id!r}: must be non-empty without '/', '+', '#'")
-    return plant_id
+    """A plant id the gateway and the lake accept (the contract's rule); ValueError says why not."""
+    try:
+        return contract.check_plant_id(plant_id)
+    except contract.TelemetryError as exc:
+        raise ValueError(f"plant id {exc.problem}") from None
 
 
 def telemetry_topic(plant_id: str) -> str:
-    return TOPIC_TEMPLATE.format(plant_id=check_plant_id(plant_id))
+    return contract.TELEMETRY_TOPIC.format(plant_id=check_plant_id(plant_id))
 
 
 class PlantPublisher:
@@ -150,10 +151,9 @@ class PlantPublisher:
                         return seq
                     if wait > 0:
                         time.sleep(wait)
-                    payload = {"plant_id": self.plant_id, "timestamp": row["timestamp"],
-                               "seq": seq, "flow": row["flow"], "pressure": row["pressure"],
-                               "power": row["power"], "config": row["config"]}
-                    info = self.client.publish(self.topic, json.dumps(payload), qos=1)
+                    sample = contract.Telemetry(self.plant_id, contract.parse_timestamp(row["timestamp"]),
+                                                row["flow"], row["pressure"], row["power"], row["config"], seq)
+                    info = self.client.publish(self.topic, contract.encode_telemetry(sample), qos=1)
                     with self._lock:
                         if info.mid in self._acked_early:
                             self._acked_early.discard(info.mid)

@@ -24,18 +24,12 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edgeloop.contracts.ecg import sensor_topic
+
 from ..plant.publisher import BrokerAddress, PublisherError
 from .simulator import Interval, WearableSimulator, labels_of, stream_json
 
-TOPIC_TEMPLATE = "dt/sensor/{device_id}"
 SLOT_S = 0.05  # spread mode: publish every 50 ms the devices whose turn it is
-
-
-def sensor_topic(device_id: str) -> str:
-    """A device id is one topic level: no / + # or NUL."""
-    if not device_id or any(c in device_id for c in "/+#\0"):
-        raise ValueError(f"device id {device_id!r}: must be non-empty without '/', '+', '#'")
-    return TOPIC_TEMPLATE.format(device_id=device_id)
 
 
 class WearablePublisher:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgeloop.contracts.ecg import chunk_message
+
 from . import encoding
 from .device import DeviceGenerator
 from .mix import Mix
@@ -128,15 +130,15 @@ def stream_payloads(gen: DeviceGenerator, device_id: str, chunk_s: float,
 
 def _payloads(block: ChunkBlock, device_id: str, fs: float, start_time: float) -> Iterator[dict]:
     for j, t0 in enumerate(block.starts):
-        yield {"device_id": device_id, "seq": block.first_seq + j,
-               "timestamp": round(start_time + t0, 3), "fs": fs,
-               "ecg": block.ecg[j].tolist(), "ppg": block.ppg[j].tolist(), "bpm": block.bpm[j]}
+        yield chunk_message(device_id=device_id, seq=block.first_seq + j, timestamp=round(start_time + t0, 3),
+                            fs=fs, ecg=block.ecg[j].tolist(), ppg=block.ppg[j].tolist(), bpm=block.bpm[j])
 
 
 def stream_json(gen: DeviceGenerator, device_id: str, chunk_s: float, start_time: float,
                 block_chunks: int = 1, first_block_chunks: int | None = None) -> Iterator[bytes]:
-    """The same payloads as `stream_payloads`, as the bytes json.dumps(payload) would give,
-    written a block at a time by `encoding` (~10x cheaper than json.dumps per chunk)."""
+    """The same payloads as `stream_payloads` (the contract's chunk_message), as the bytes
+    json.dumps(payload) would give, written a block at a time by `encoding` (~10x cheaper than
+    json.dumps per chunk)."""
     head = json.dumps({"device_id": device_id})[:-1].encode() + b', "seq": '
     fs = repr(gen.fs).encode()
     for block in chunk_blocks(gen, chunk_s, block_chunks, first_block_chunks):

@@ -18,9 +18,10 @@ import numpy as np
 from edgeloop import cli as edgeloop_cli
 from edgeloop.cloud.ecg import archive_cli
 from edgeloop.components.ecg_prefilter.features import analyse_window
-from edgeloop.components.ecg_prefilter.messages import alert_message, window_message
 from edgeloop.simulator.wearable.rhythm import Episode
 from edgeloop.simulator.wearable.simulator import WearableSimulator
+
+from edgeloop.contracts.ecg import alert_message, window_message
 
 FS = 250.0
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC).timestamp()

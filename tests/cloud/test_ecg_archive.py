@@ -25,11 +25,12 @@ from edgeloop.cloud.ecg.alerts import AlertFanout
 from edgeloop.cloud.ecg.archive import ArchiveError, PathologyArchive, UnsafeIdError
 from edgeloop.cloud.ecg.render import RenderError, render_window_png
 from edgeloop.cloud.ecg.render_pool import RENDER_NICENESS, InProcessRenderer, RenderPool
-from edgeloop.components.ecg_prefilter.messages import (
-    parse_window,
-)
 from edgeloop.simulator.wearable.simulator import WearableSimulator
 from PIL import Image
+
+from edgeloop.contracts.ecg import (
+    parse_window,
+)
 
 
 def png_size(path: Path) -> tuple[int, int]:

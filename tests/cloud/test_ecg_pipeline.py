@@ -18,8 +18,8 @@ from edgeloop.cloud.ecg.archive import PathologyArchive
 from edgeloop.cloud.promotion import PromotionLog
 from edgeloop.cloud.registry import APPROVED, LocalRegistry
 from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
-from edgeloop.components.ecg_prefilter.messages import parse_window
 
+from edgeloop.contracts.ecg import parse_window
 from edgeloop.modelfiles import metadata_sha256
 
 MODEL = "com.edgeloop.EcgModel"

@@ -16,8 +16,9 @@ from corekit import wait_for
 from edgeloop.cloud.ecg.alerts import AlertFanout
 from edgeloop.cloud.ecg.archive import PathologyArchive
 from edgeloop.cloud.ecg.receiver import EcgCloudReceiver, ReceiverError
-from edgeloop.components.ecg_prefilter.messages import error_message, summary_message
 from paho.mqtt.enums import CallbackAPIVersion
+
+from edgeloop.contracts.ecg import error_message, summary_message
 
 
 @pytest.fixture

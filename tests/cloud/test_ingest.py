@@ -80,6 +80,23 @@ def test_ingest_stores_good_messages_and_rejects_bad_ones(mosquitto, tmp_path):
     assert all(r["topic"] == "dt/compressor/p1/telemetry" for r in rejects)
 
 
+def test_the_lake_keeps_the_telemetry_contract(tmp_path):
+    """One rule per field with the gateway: negative readings and naive timestamps are refused (the lake
+    accepted negatives before); the plant id comes from the topic when the body leaves it out."""
+    lake = Lake(tmp_path / "lake")
+    topic = "dt/compressor/p1/telemetry"
+    assert lake.ingest(topic, json.dumps(sample("p1", 0, "2024-01-01T00:00:00Z", flow=-3.0)).encode()) is None
+    assert lake.ingest(topic, json.dumps(sample("p1", 1, "2024-01-01T00:01:00")).encode()) is None
+    body = {k: v for k, v in sample("p1", 2, "2024-01-01T01:02:00+01:00").items() if k != "plant_id"}
+    row = lake.ingest(topic, json.dumps(body).encode())
+    assert row is not None and (row["plant_id"], row["timestamp"]) == ("p1", "2024-01-01T00:02:00Z")
+    assert lake.rejected == {"negative": 1, "bad timestamp": 1} and lake.accepted == 1
+    rejects = [json.loads(line) for f in (tmp_path / "lake" / "rejects").rglob("rejects.jsonl")
+               for line in f.read_text().splitlines()]
+    details = sorted(r["detail"] for r in rejects)
+    assert details[0].startswith("flow -3.0 is negative") and "has no timezone" in details[1]
+
+
 def test_concurrent_appends_keep_one_header_and_whole_lines(tmp_path):
     lake = Lake(tmp_path / "lake")
 

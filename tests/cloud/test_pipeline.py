@@ -82,6 +82,17 @@ def test_preprocess_orders_by_time_and_drops_duplicates(tmp_path):
     assert prepared.lineage["plants"] == {"": 1, "p1": 3, "p2": 1}
 
 
+def test_preprocess_drops_rows_the_telemetry_contract_refuses(tmp_path):
+    """Naive timestamps (accepted as UTC before) and negative readings are dropped, counted by reason."""
+    data = tmp_path / "data.csv"
+    data.write_text("timestamp,flow,pressure,power,config\n2024-01-01T22:00:00Z,200,70,40,c1c2\n"
+                    "2024-01-01T22:01:00,200,70,40,c1c2\n2024-01-01T22:02:00Z,200,-70,40,c1c2\n")
+    prepared = preprocess([data], tmp_path / "training.csv", frozenset(cfgs.standard_configurations()))
+    assert prepared.lineage["rows"] == 1
+    assert prepared.lineage["invalid_by_reason"] == {"bad timestamp": 1, "negative": 1}
+    assert prepared.lineage["invalid_examples"][0].startswith(f"{data} line 3: timestamp '2024-01-01T22:01:00' has no")
+
+
 def test_failed_runs_are_recorded_with_the_reason(tmp_path, cli):
     code, _, err = cli("pipeline", "run", "twin", "--home", tmp_path)
     assert code == 1 and "no input data: the lake has no telemetry" in err

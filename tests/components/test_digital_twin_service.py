@@ -209,6 +209,27 @@ def test_malformed_telemetry_is_rejected_naming_the_field(service: TwinService, 
     assert service.counters["telemetry_errors"] == 1
 
 
+@pytest.mark.parametrize("timestamp, problem", [
+    ("2024-01-01T00:00:00", "has no timezone"),         # naive: refused (the lake refused it, the gateway did not)
+    (None, "expected an ISO-8601 string"),
+    ("yesterday", "is not an ISO-8601 timestamp"),
+])
+def test_telemetry_needs_a_timestamp_with_a_timezone(service: TwinService, timestamp, problem) -> None:
+    sample = {"plant_id": "p1", "timestamp": timestamp, "flow": 300, "pressure": 100, "power": 50, "config": "c1c2"}
+    with pytest.raises(TelemetryError) as exc:
+        service.handle_telemetry("dt/compressor/p1/telemetry", sample)
+    assert exc.value.field == "timestamp" and problem in exc.value.problem
+    assert service.counters["telemetry_errors"] == 1 and service.counters["telemetry"] == 0
+
+
+def test_telemetry_takes_the_plant_from_the_topic_and_echoes_the_timestamp_in_utc(service: TwinService) -> None:
+    service.configure(Settings(recommend_every=1))
+    sample = {"timestamp": "2024-01-01T02:00:00+02:00", "flow": 300, "pressure": 100, "power": 50, "config": "c1c2"}
+    (topic, body), = service.handle_telemetry("dt/compressor/p9/telemetry", sample)
+    assert topic == "dt/compressor/p9/recommendation"
+    assert (body["plant_id"], body["timestamp"]) == ("p9", "2024-01-01T00:00:00Z")
+
+
 def test_bad_settings_keep_their_defaults_and_are_named() -> None:
     settings, problems = TwinSettings.from_config({"telemetry": {"errorWindow": 0, "errorEvery": 3,
                                                                  "recommendEvery": 2.5},

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from corekit import ComponentKit, Device, wait_for
 from ecgkit import chunks, plan, trained_model_dir
-from edgeloop.components.ecg_prefilter.messages import parse_window
 from edgeloop.components.ecg_prefilter.packaging import (
     build_ecg_model_component,
     build_prefilter_component,
 )
 from edgeloop.simulator.core.mqtt.broker import EmbeddedBroker
+
+from edgeloop.contracts.ecg import parse_window
 
 PREFILTER = "com.edgeloop.EcgPrefilter"
 MODEL = "com.edgeloop.EcgModel"

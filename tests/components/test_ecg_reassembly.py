@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from edgeloop.components.ecg_prefilter.messages import Chunk
 from edgeloop.components.ecg_prefilter.reassembly import DeviceStream, StreamConfig
+
+from edgeloop.contracts.ecg import Chunk
 
 FS = 10.0
 T0 = 1_700_000_000.0

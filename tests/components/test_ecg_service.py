@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ecgkit import chunks, install_model, plan, trained_model_dir
-from edgeloop.components.ecg_prefilter.messages import parse_window
 from edgeloop.components.ecg_prefilter.service import (
     ECG_MODEL_ON_GATEWAY,
     Outgoing,
@@ -20,6 +19,7 @@ from edgeloop.components.ecg_prefilter.service import (
     load_verified,
 )
 
+from edgeloop.contracts.ecg import parse_window
 from edgeloop.model_component import ModelRefused
 
 T0 = 1_700_000_000.0

@@ -15,8 +15,8 @@ from edgeloop.components.ecg_prefilter.classifier import (
     threshold_for,
 )
 from edgeloop.components.ecg_prefilter.features import FEATURE_NAMES
-from edgeloop.components.ecg_prefilter.messages import LABELS
 
+from edgeloop.contracts.ecg import LABELS
 from edgeloop.errors import NotFittedError
 from edgeloop.modelfiles import ArtifactError
 

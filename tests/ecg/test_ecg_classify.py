@@ -13,10 +13,10 @@ import wfdb
 from edgeloop.cloud.ecg.readers import RecordingError, read_recording
 from edgeloop.cloud.ecg.screen import screen_recording, window_bounds
 from edgeloop.components.ecg_prefilter.filters import SignalError
-from edgeloop.components.ecg_prefilter.messages import LABELS
 from edgeloop.simulator.wearable import Episode, WearableSimulator
 
 from edgeloop.cli import main
+from edgeloop.contracts.ecg import LABELS
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 import pytest
-from edgeloop.components.ecg_prefilter.messages import (
+
+from edgeloop.contracts.ecg import (
     ChunkError,
     WindowFormatError,
     alert_message,

@@ -13,11 +13,11 @@ from edgeloop.cloud.ecg.evaluate import EvalSpec, evaluate_classifier
 from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
 from edgeloop.components.ecg_prefilter.features import FEATURE_NAMES, analyse_window
 from edgeloop.components.ecg_prefilter.filters import resample
-from edgeloop.components.ecg_prefilter.messages import parse_window, window_message
 from edgeloop.simulator.wearable import Episode, Mix, WearableSimulator
 
 from edgeloop import __version__
 from edgeloop.cli import main
+from edgeloop.contracts.ecg import parse_window, window_message
 
 ENRICHED = Mix(normal=0.5, af=0.2, pvc=0.15, noisy=0.15)
 

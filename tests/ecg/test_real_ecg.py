@@ -20,7 +20,8 @@ import pytest
 import sleepecg
 from edgeloop.cloud.ecg.screen import screen_recording
 from edgeloop.components.ecg_prefilter.filters import resample
-from edgeloop.components.ecg_prefilter.messages import LABELS
+
+from edgeloop.contracts.ecg import LABELS
 
 from edgeloop.cli import main
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 import synthetic
-
 from edgeloop.components.digital_twin.configurations import standard_configurations
-from edgeloop.components.digital_twin.telemetry import TelemetryError, read_csv
+from edgeloop.components.digital_twin.telemetry import TrainingDataError, read_csv
 
 KNOWN = standard_configurations()
 HEADER = "timestamp,flow,pressure,power,config\n"
@@ -34,7 +33,7 @@ def test_standard_configurations_follow_the_contract():
 
 def test_missing_column_is_named(tmp_path):
     path = write(tmp_path, "timestamp,flow,power,config\n2024-01-01T00:00:00Z,1,2,c1c2\n")
-    with pytest.raises(TelemetryError) as err:
+    with pytest.raises(TrainingDataError) as err:
         read_csv(path, KNOWN)
     assert err.value.column == "pressure" and err.value.line == 1
     assert "pressure" in str(err.value) and "missing column" in str(err.value)
@@ -42,33 +41,43 @@ def test_missing_column_is_named(tmp_path):
 
 def test_non_numeric_value_names_line_and_column(tmp_path):
     path = write(tmp_path, HEADER + GOOD + "2024-01-01T00:02:00Z,252,seventy,53,c1c2\n")
-    with pytest.raises(TelemetryError) as err:
+    with pytest.raises(TrainingDataError) as err:
         read_csv(path, KNOWN)
     assert (err.value.line, err.value.column) == (4, "pressure")
     assert "line 4" in str(err.value) and "'seventy' is not a number" in str(err.value)
 
 
 def test_non_finite_value_is_refused(tmp_path):
-    with pytest.raises(TelemetryError) as err:
+    with pytest.raises(TrainingDataError) as err:
         read_csv(write(tmp_path, HEADER + "2024-01-01T00:00:00Z,nan,70,50,c1c2\n"), KNOWN)
     assert (err.value.line, err.value.column) == (2, "flow")
 
 
 def test_unknown_configuration_names_line_and_column(tmp_path):
     path = write(tmp_path, HEADER + GOOD + "2024-01-01T00:02:00Z,252,70,53,c1c5\n")
-    with pytest.raises(TelemetryError) as err:
+    with pytest.raises(TrainingDataError) as err:
         read_csv(path, KNOWN)
     assert (err.value.line, err.value.column) == (4, "config")
     assert "unknown configuration 'c1c5'" in str(err.value)
 
 
 def test_bad_timestamp_and_short_row(tmp_path):
-    with pytest.raises(TelemetryError) as err:
+    with pytest.raises(TrainingDataError) as err:
         read_csv(write(tmp_path, HEADER + "yesterday,250,70,52,c1c2\n"), KNOWN)
     assert (err.value.line, err.value.column) == (2, "timestamp")
-    with pytest.raises(TelemetryError) as err:
+    with pytest.raises(TrainingDataError) as err:
         read_csv(write(tmp_path, HEADER + "2024-01-01T00:00:00Z,250,70\n"), KNOWN)
     assert (err.value.line, err.value.column) == (2, "power")
+
+
+def test_naive_timestamps_and_negative_readings_are_refused(tmp_path):
+    """The live telemetry contract's rules: a timestamp needs a timezone, readings are >= 0."""
+    with pytest.raises(TrainingDataError) as err:
+        read_csv(write(tmp_path, HEADER + GOOD + "2024-01-01T00:02:00,252,70,53,c1c2\n"), KNOWN)
+    assert (err.value.line, err.value.column) == (4, "timestamp") and "has no timezone" in str(err.value)
+    with pytest.raises(TrainingDataError) as err:
+        read_csv(write(tmp_path, HEADER + "2024-01-01T00:00:00Z,250,70,-1.5,c1c2\n"), KNOWN)
+    assert (err.value.line, err.value.column) == (2, "power") and "negative" in str(err.value)
 
 
 def test_synthetic_csv_round_trip(tmp_path):

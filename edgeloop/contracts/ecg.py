@@ -1,4 +1,4 @@
-"""The ECG pre-filter's wire formats, in one place for the wearables, the gateway and the cloud.
+"""ECG messages: the wearables' chunks and what the pre-filter sends up, for devices, gateway and cloud.
 
 Topics (device ids are one MQTT topic level):
   dt/sensor/<device_id>        wearable -> gateway   chunk {device_id, seq, timestamp, fs, ecg[], ppg[], bpm}
@@ -7,12 +7,17 @@ Topics (device ids are one MQTT topic level):
   dt/ecg/<device_id>/summary   gateway -> IoT Core   periodic summary of a device's normal windows
   dt/ecg/<device_id>/error     gateway -> local pub/sub and IoT Core: chunks dropped (or windows that
                                failed analysis), and why; at most one report per device per interval
+  edgeloop/ecg/status, edgeloop/<thing>/ecg/status   the pre-filter's counters, model and devices
+
+Every problem raises a ContractError subclass naming the field: ChunkError for a chunk,
+WindowFormatError for a forwarded window, EventError for an alert, summary or error report.
 
 Chunks are checked by hand rather than with jsonschema: a gateway validates about a thousand
 500-sample chunks a second, and one numpy conversion plus a few type checks costs tens of
 microseconds where a schema walk over every sample costs milliseconds. For the same reason chunks
-are decoded with orjson when it is installed (the standard library's json is the fallback, and
-names the problem of a payload orjson refuses).
+are decoded with orjson (5-7x faster than json on a chunk's 500 numbers, ~20 vs ~120-200 us; the
+gateway parses ~1,000 a second); the standard library's json names the problem of a payload orjson
+refuses.
 
 Raw windows travel as int16 microvolts, first-differenced, zlib-compressed and base64-encoded
 (`encode_samples`): ECG amplitudes stay far inside +-32.767 mV and 1 uV is below any wearable's
@@ -28,25 +33,26 @@ import math
 import re
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
+import orjson
 
-try:   # 5-7x faster than json on a chunk's 500 numbers (~20 vs ~120-200 us); the gateway parses ~1,000/s
-    import orjson
-except ImportError:   # pragma: no cover - the standard library gives the same results, slower
-    orjson = None
+from .errors import ContractError
+from .topics import topic_filter, topic_levels
 
 SENSOR_TOPIC = "dt/sensor/{device_id}"
-SENSOR_FILTER = "dt/sensor/+"
 WINDOW_TOPIC = "dt/ecg/{device_id}/window"
 ALERT_TOPIC = "dt/ecg/{device_id}/alert"
 SUMMARY_TOPIC = "dt/ecg/{device_id}/summary"
 ERROR_TOPIC = "dt/ecg/{device_id}/error"
-WINDOW_FILTER = "dt/ecg/+/window"
-ALERT_FILTER = "dt/ecg/+/alert"
-SUMMARY_FILTER = "dt/ecg/+/summary"
-ERROR_FILTER = "dt/ecg/+/error"
+STATUS_TOPIC = "edgeloop/ecg/status"
+IOT_STATUS_TOPIC = "edgeloop/{thing}/ecg/status"
+SENSOR_FILTER = topic_filter(SENSOR_TOPIC)
+WINDOW_FILTER = topic_filter(WINDOW_TOPIC)
+ALERT_FILTER = topic_filter(ALERT_TOPIC)
+SUMMARY_FILTER = topic_filter(SUMMARY_TOPIC)
+ERROR_FILTER = topic_filter(ERROR_TOPIC)
 
 SCHEMA_VERSION = 1
 LABELS = ("normal", "af", "other", "noisy")
@@ -57,17 +63,16 @@ _UV_PER_MV = 1000.0
 _NUMBER_TYPES = {int, float}   # what json.loads makes of JSON numbers
 
 
-class ChunkError(ValueError):
+class ChunkError(ContractError):
     """A malformed chunk; `field` names the offending field (or "payload")."""
 
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
 
-
-class WindowFormatError(ValueError):
+class WindowFormatError(ContractError):
     """A forwarded-window message that cannot be decoded (wrong version, field or encoding)."""
+
+
+class EventError(ContractError):
+    """An alert, summary or error message that breaks its contract (reason "schema" for a wrong version)."""
 
 
 @dataclass(frozen=True)
@@ -88,15 +93,20 @@ class Chunk:
         return self.ecg.size / self.fs
 
 
-def device_of(topic: str) -> str | None:
-    """The device id of a `dt/sensor/<device_id>` topic, or None if the topic is not one."""
-    parts = topic.split("/")
-    if len(parts) == 3 and parts[0] == "dt" and parts[1] == "sensor" and _DEVICE_ID.match(parts[2]):
-        return parts[2]
-    return None
+def device_of(topic: str, template: str = SENSOR_TOPIC) -> str | None:
+    """The device id of a topic of `template`'s shape (default `dt/sensor/<device_id>`), or None."""
+    levels = topic_levels(template, topic)
+    return levels["device_id"] if levels is not None and valid_device_id(levels["device_id"]) else None
 
 
-def valid_device_id(device_id: Any) -> bool:
+def sensor_topic(device_id: str) -> str:
+    """The topic a wearable publishes on; ValueError for an id that is not one safe topic level."""
+    if not valid_device_id(device_id):
+        raise ValueError(f"device id {device_id!r}: expected 1-128 letters, digits or . _ : -")
+    return SENSOR_TOPIC.format(device_id=device_id)
+
+
+def valid_device_id(device_id: Any) -> TypeGuard[str]:
     return isinstance(device_id, str) and bool(_DEVICE_ID.match(device_id))
 
 
@@ -142,7 +152,7 @@ def parse_chunk(topic: str, payload: Any, expected_fs: float | None = None,
     bpm not a number or null.
     """
     size = len(payload) if isinstance(payload, (bytes, bytearray, str)) else 0
-    if orjson is not None and isinstance(payload, (bytes, bytearray, str)):
+    if isinstance(payload, (bytes, bytearray, str)):
         try:
             payload = orjson.loads(payload)
         except orjson.JSONDecodeError:
@@ -189,6 +199,14 @@ def parse_chunk(topic: str, payload: Any, expected_fs: float | None = None,
     return Chunk(device_id, seq, timestamp, fs, ecg, ppg, bpm, size)
 
 
+def chunk_message(*, device_id: str, seq: int, timestamp: float, fs: float, ecg: list[float], ppg: list[float],
+                  bpm: float | None) -> dict[str, Any]:
+    """The `dt/sensor/<id>` body a wearable publishes: `timestamp` is the epoch of the first sample,
+    `ecg` in mV, `ppg` of the same length or empty, `bpm` the device's own heart-rate estimate."""
+    return {"device_id": device_id, "seq": seq, "timestamp": timestamp, "fs": fs, "ecg": ecg, "ppg": ppg,
+            "bpm": bpm}
+
+
 # -- raw samples ---------------------------------------------------------------------------------
 
 def encode_samples(ecg_mv: np.ndarray) -> str:
@@ -209,14 +227,14 @@ def decode_samples(data: str, n: int | None = None) -> np.ndarray:
         inflate = zlib.decompressobj()
         raw = inflate.decompress(base64.b64decode(body, validate=True), limit + 1)   # no zip bombs
         if len(raw) > limit or inflate.unconsumed_tail:
-            raise WindowFormatError(f"raw.data: inflates beyond {limit} bytes")
+            raise WindowFormatError("raw.data", f"inflates beyond {limit} bytes")
         deltas = np.frombuffer(raw, dtype=dtype)
     except WindowFormatError:
         raise
     except (ValueError, KeyError, zlib.error) as exc:
-        raise WindowFormatError(f"raw.data: cannot decode ({exc})") from None
+        raise WindowFormatError("raw.data", f"cannot decode ({exc})") from None
     if n is not None and deltas.size != n:
-        raise WindowFormatError(f"raw.data: {deltas.size} samples, the message says {n}")
+        raise WindowFormatError("raw.data", f"{deltas.size} samples, the message says {n}")
     return np.cumsum(deltas.astype(np.int64)) / _UV_PER_MV
 
 
@@ -265,11 +283,11 @@ def parse_window(payload: Any) -> ForwardedWindow:
         try:
             payload = json.loads(payload)
         except ValueError as exc:
-            raise WindowFormatError(f"not JSON ({exc})") from None
+            raise WindowFormatError("payload", f"not JSON ({exc})") from None
     if not isinstance(payload, dict):
-        raise WindowFormatError(f"expected a JSON object, got {type(payload).__name__}")
+        raise WindowFormatError("payload", f"expected a JSON object, got {type(payload).__name__}")
     if payload.get("schema") != SCHEMA_VERSION:
-        raise WindowFormatError(f"schema {payload.get('schema')!r}: this reader knows {SCHEMA_VERSION}")
+        raise WindowFormatError("schema", f"{payload.get('schema')!r}: this reader knows {SCHEMA_VERSION}")
     try:
         device_id, label = payload["device_id"], payload["label"]
         raw, spec = payload["raw"], payload["spectrogram"]
@@ -278,13 +296,13 @@ def parse_window(payload: Any) -> ForwardedWindow:
         summary = np.asarray(spec["log10_power"], dtype=np.float64)
         window_id, model_version = str(payload["window_id"]), str(payload["model_version"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise WindowFormatError(f"missing or malformed field {exc}") from None
+        raise WindowFormatError("payload", f"missing or malformed field {exc}") from None
     if not valid_device_id(device_id):
-        raise WindowFormatError(f"device_id {device_id!r:.60} is not a valid id")
+        raise WindowFormatError("device_id", f"{device_id!r:.60} is not a valid id")
     if label not in LABELS:
-        raise WindowFormatError(f"label {label!r:.40}: expected one of {LABELS}")
+        raise WindowFormatError("label", f"{label!r:.40}: expected one of {LABELS}")
     if not (math.isfinite(fs) and fs > 0 and n > 0):
-        raise WindowFormatError(f"raw: fs {fs} and n {n} must be positive")
+        raise WindowFormatError("raw", f"fs {fs} and n {n} must be positive")
     ecg = decode_samples(raw.get("data", ""), n)
     return ForwardedWindow(device_id, window_id, start, end, label, score, model_version, fs, ecg,
                            summary, payload)
@@ -339,3 +357,131 @@ def error_message(*, device_id: str, field: str, problem: str, errors: dict[str,
     (`errors` by field), so a rate-limited report still accounts for each dropped chunk."""
     return {"schema": SCHEMA_VERSION, "device_id": device_id, "field": field, "problem": problem,
             "errors": dict(errors), "total": total, "since": round(since, 3), "timestamp": round(timestamp, 3)}
+
+
+# -- parsers of the small gateway -> cloud messages ------------------------------------------------
+
+def _event_body(payload: Any) -> dict[str, Any]:
+    if isinstance(payload, (bytes, bytearray, str)):
+        try:
+            payload = json.loads(payload)
+        except ValueError as exc:
+            raise EventError("payload", f"not JSON ({str(exc)[:80]})", "not JSON") from None
+    if not isinstance(payload, dict):
+        raise EventError("payload", f"expected a JSON object, got {type(payload).__name__}", "not JSON")
+    if payload.get("schema") != SCHEMA_VERSION:
+        raise EventError("schema", f"{payload.get('schema')!r:.20}: this reader knows {SCHEMA_VERSION}", "schema")
+    if not valid_device_id(payload.get("device_id")):
+        raise EventError("device_id", f"{payload.get('device_id')!r:.60} is not a valid id")
+    return payload
+
+
+def _finite(body: dict[str, Any], field: str) -> float:
+    value = body.get(field)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise EventError(field, f"expected a finite number, got {value!r:.40}")
+    return float(value)
+
+
+def _optional_finite(body: dict[str, Any], field: str) -> float | None:
+    return None if body.get(field) is None else _finite(body, field)
+
+
+def _count(body: dict[str, Any], field: str) -> int:
+    value = body.get(field)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise EventError(field, f"expected a whole number >= 0, got {value!r:.40}")
+    return value
+
+
+def _counts(body: dict[str, Any], field: str) -> dict[str, int]:
+    value = body.get(field)
+    if not isinstance(value, dict):
+        raise EventError(field, f"expected {{name: count}}, got {value!r:.60}")
+    return {str(name): _count(value, name) for name in value}
+
+
+def _string(body: dict[str, Any], field: str) -> str:
+    value = body.get(field)
+    if not isinstance(value, str) or not value:
+        raise EventError(field, f"expected a non-empty string, got {value!r:.40}")
+    return value
+
+
+def _optional_string(body: dict[str, Any], field: str) -> str | None:
+    return None if body.get(field) is None else _string(body, field)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A decoded `dt/ecg/<id>/alert` message; `body` is the message as received (what the fan-out forwards)."""
+
+    device_id: str
+    window_id: str
+    start: float
+    end: float
+    label: str
+    score: float
+    model_version: str | None
+    hr_bpm: float | None
+    quality: float | None
+    detected_at: float | None
+    body: dict[str, Any]
+
+
+def parse_alert(payload: Any) -> Alert:
+    """Decode and check an alert (alert_message's shape); EventError names the first bad field."""
+    body = _event_body(payload)
+    window_id = _string(body, "window_id")
+    if body.get("label") not in LABELS:
+        raise EventError("label", f"{body.get('label')!r:.40}: expected one of {', '.join(LABELS)}")
+    start, end, score = (_finite(body, f) for f in ("start", "end", "score"))
+    return Alert(body["device_id"], window_id, start, end, body["label"], score,
+                 _optional_string(body, "model_version"), _optional_finite(body, "hr_bpm"),
+                 _optional_finite(body, "quality"), _optional_finite(body, "detected_at"), body)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A decoded `dt/ecg/<id>/summary` message (summary_message's shape)."""
+
+    device_id: str
+    start: float
+    end: float
+    model_version: str | None
+    windows: int
+    forwarded: int
+    unscreened: int
+    failed: int
+    labels: dict[str, int]
+    body: dict[str, Any]
+
+
+def parse_summary(payload: Any) -> Summary:
+    """Decode and check a summary; EventError names the first bad field."""
+    body = _event_body(payload)
+    start, end = _finite(body, "start"), _finite(body, "end")
+    windows, forwarded, unscreened, failed = (_count(body, f) for f in ("windows", "forwarded", "unscreened", "failed"))
+    return Summary(body["device_id"], start, end, _optional_string(body, "model_version"), windows, forwarded,
+                   unscreened, failed, _counts(body, "labels"), body)
+
+
+@dataclass(frozen=True)
+class ErrorReport:
+    """A decoded `dt/ecg/<id>/error` message (error_message's shape): the latest problem and the counts."""
+
+    device_id: str
+    field: str
+    problem: str
+    errors: dict[str, int]
+    total: int
+    since: float
+    timestamp: float
+    body: dict[str, Any]
+
+
+def parse_error_report(payload: Any) -> ErrorReport:
+    """Decode and check an error report; EventError names the first bad field."""
+    body = _event_body(payload)
+    return ErrorReport(body["device_id"], _string(body, "field"), _string(body, "problem"), _counts(body, "errors"),
+                       _count(body, "total"), _finite(body, "since"), _finite(body, "timestamp"), body)
