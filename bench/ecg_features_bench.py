@@ -32,6 +32,8 @@ import numpy as np
 from scipy import signal as sps
 
 sys.path.insert(0, str(Path(__file__).parent))
+from machine import describe
+
 from edgeloop.components.ecg_prefilter.features import FEATURE_NAMES, analyse_window
 from edgeloop.components.ecg_prefilter.qrs import detect_r_peaks
 from edgeloop.components.ecg_prefilter.quality import signal_quality
@@ -40,7 +42,6 @@ from edgeloop.components.ecg_prefilter.spectral import (
     spectrogram_features,
     spectrogram_summary,
 )
-from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "ecg" / "data" / "features_reference.npz"

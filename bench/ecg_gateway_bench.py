@@ -41,6 +41,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 sys.path.insert(0, str(Path(__file__).parent))
+from machine import cpu_seconds, descendants, describe, find_processes, start_mosquitto, wait_for  # noqa: E402
+
 from edgeloop.cloud.ecg.receiver import percentiles  # noqa: E402
 from edgeloop.components.ecg_prefilter.packaging import (  # noqa: E402
     MODEL_COMPONENT,
@@ -48,15 +50,13 @@ from edgeloop.components.ecg_prefilter.packaging import (  # noqa: E402
     build_ecg_model_component,
     build_prefilter_component,
 )
+from edgeloop.contracts.ecg import ALERT_FILTER, IOT_STATUS_TOPIC, SENSOR_FILTER  # noqa: E402
 from edgeloop.simulator.core.client import CoreClient  # noqa: E402
 from edgeloop.simulator.core.launcher import launch_core  # noqa: E402
 from edgeloop.simulator.core.mqtt.broker import EmbeddedBroker  # noqa: E402
 from edgeloop.simulator.core.status import read_status  # noqa: E402
 from edgeloop.simulator.wearable.dataset import read_labels  # noqa: E402
 from edgeloop.simulator.wearable.truth import score_forwarding  # noqa: E402
-from machine import cpu_seconds, descendants, describe, find_processes, start_mosquitto, wait_for  # noqa: E402
-
-from edgeloop.contracts.ecg import ALERT_FILTER, IOT_STATUS_TOPIC, SENSOR_FILTER  # noqa: E402
 
 THING = "bench-gw"
 STATUS_S = 5

@@ -28,11 +28,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from machine import cpu_seconds, describe
+
 from edgeloop.cloud.ecg.render import MAX_FREQ_HZ, fit_trace, render_window_png
 from edgeloop.cloud.ecg.render_pool import RenderPool
 from edgeloop.simulator.wearable.mix import Mix
 from edgeloop.simulator.wearable.simulator import WearableSimulator
-from machine import cpu_seconds, describe
 
 FS = 250.0
 MIX = Mix(normal=0.55, af=0.2, pvc=0.15, noisy=0.1)

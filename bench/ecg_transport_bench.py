@@ -35,13 +35,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from edgeloop.simulator.core.client import CoreClient
-from edgeloop.simulator.core.launcher import CoreProcess, launch_core
-from edgeloop.simulator.core.status import read_status
 from ipc_bench import percentile, write_component
 from machine import cpu_seconds, describe, find_processes, start_mosquitto, wait_for
 
 from edgeloop.contracts.ecg import SENSOR_FILTER
+from edgeloop.simulator.core.client import CoreClient
+from edgeloop.simulator.core.launcher import CoreProcess, launch_core
+from edgeloop.simulator.core.status import read_status
 
 TOPIC = SENSOR_FILTER
 SINK = "bench.EcgSink"

@@ -25,11 +25,12 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
+from machine import describe, wait_for  # noqa: E402
+
 from edgeloop.simulator.core.client import CoreClient  # noqa: E402
 from edgeloop.simulator.core.launcher import launch_core  # noqa: E402
 from edgeloop.simulator.core.paths import CorePaths  # noqa: E402
 from edgeloop.simulator.core.status import read_status  # noqa: E402
-from machine import describe, wait_for  # noqa: E402
 
 HERE = Path(__file__).parent
 TOPIC = "bench/ipc"

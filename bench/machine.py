@@ -8,8 +8,9 @@ import platform
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 TICK = os.sysconf("SC_CLK_TCK")
 

@@ -23,22 +23,22 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
+from machine import describe, wait_for  # noqa: E402
+
 from edgeloop.cloud.twin.train import train  # noqa: E402
 from edgeloop.components.digital_twin import packaging  # noqa: E402
 from edgeloop.components.digital_twin.component import (  # noqa: E402
-    TwinSettings,
     TwinService,
+    TwinSettings,
     load_verified,
 )
 from edgeloop.components.digital_twin.request import parse_request  # noqa: E402
+from edgeloop.contracts.twin import REQUEST_TOPIC, RESPONSE_FILTER  # noqa: E402
 from edgeloop.simulator.core.client import CoreClient  # noqa: E402
 from edgeloop.simulator.core.launcher import launch_core  # noqa: E402
 from edgeloop.simulator.core.paths import CorePaths  # noqa: E402
 from edgeloop.simulator.plant import Plant  # noqa: E402
 from edgeloop.simulator.plant.telemetry import history_batch, write_csv_file  # noqa: E402
-from machine import describe, wait_for  # noqa: E402
-
-from edgeloop.contracts.twin import REQUEST_TOPIC, RESPONSE_FILTER  # noqa: E402
 
 HERE = Path(__file__).parent
 REFERENCE_EVENT = {"flow": "[280, 300]", "pressure": "[69, 70]", "simulations": "10", "no_of_trials": "10",

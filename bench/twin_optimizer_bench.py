@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 import xgboost
+
 from edgeloop.cloud.twin.evaluate import reference_grid
 from edgeloop.cloud.twin.train import fit_layouts
 from edgeloop.components.digital_twin.loop_optimizer import loop_rank

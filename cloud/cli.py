@@ -14,12 +14,12 @@ import time
 from edgeloop.errors import CommandError
 
 from .home import CloudHome, add_home_argument
+from .ingest import IngestError, TelemetryIngest
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `cloud` command group."""
-    cloud = subparsers.add_parser("cloud", help="the local cloud: ingest telemetry into the data lake",
-                                  description="Services of the local cloud (stand-ins for AWS).")
+def register(cloud: argparse.ArgumentParser) -> None:
+    """Fill the `cloud` command group."""
+    cloud.description = "Services of the local cloud (stand-ins for AWS)."
     commands = cloud.add_subparsers(dest="cloud_command", metavar="COMMAND", required=True)
     ingest = commands.add_parser("ingest", help="store bridged telemetry from the cloud broker in the lake")
     ingest.add_argument("--broker", required=True, metavar="mqtt://HOST:PORT",
@@ -30,7 +30,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_ingest(args: argparse.Namespace) -> int:
-    from .ingest import IngestError, TelemetryIngest
     home = CloudHome.at(args.home)
     log = lambda line: print(f"edgeloop cloud ingest: {line}", file=sys.stderr, flush=True)
     try:

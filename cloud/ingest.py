@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from edgeloop.simulator.plant.publisher import BrokerAddress, parse_broker
 
 from edgeloop.contracts.plant import TELEMETRY_FILTER
+from edgeloop.simulator.plant.publisher import BrokerAddress, parse_broker
 
 from .lake import Lake
 from .subscription import MqttSubscription
@@ -51,7 +51,7 @@ class TelemetryIngest:
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
         try:
-            self.lake.ingest(message.topic, message.payload)
+            self.lake.ingest(message.topic, bytes(message.payload))
         except OSError as exc:  # disk full, permissions: keep the process alive and say so
             self.log(f"cannot write to the lake: {exc}")
 

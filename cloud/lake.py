@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 from edgeloop.components.digital_twin import configurations as cfgs
-
 from edgeloop.contracts.plant import TelemetryError, format_timestamp, parse_telemetry
 
 DATASET = "telemetry"

@@ -19,18 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeloop.components.digital_twin.model import FORMAT as TWIN_FORMAT
+from edgeloop.components.digital_twin.packaging import TWIN_MODEL_KIND
+from edgeloop.components.ecg_prefilter.classifier import FORMAT as ECG_FORMAT
+from edgeloop.components.ecg_prefilter.packaging import ECG_MODEL_KIND
 from edgeloop.modelfiles import METADATA_FILE
 
-
-@dataclass
-class GateResult:
-    allowed: bool
-    message: str
-    serving_ref: str | None = None
-
-
-Compare = Callable[[Any, Any, Path, float, str], GateResult]
-# (candidate, serving, serving model dir, tolerance, "where the serving model runs") -> verdict
+from .ecg.gate import compare_screening, requirements
+from .gate import Compare
+from .twin.gate import compare_regret
 
 
 @dataclass(frozen=True)
@@ -53,14 +50,7 @@ class UnknownModelLine(ValueError):
 
 
 def lines() -> dict[str, ModelLine]:
-    """Every line, by name (imports the lines' packaging and gates lazily)."""
-    from edgeloop.components.digital_twin.model import FORMAT as TWIN_FORMAT
-    from edgeloop.components.digital_twin.packaging import TWIN_MODEL_KIND
-    from edgeloop.components.ecg_prefilter.classifier import FORMAT as ECG_FORMAT
-    from edgeloop.components.ecg_prefilter.packaging import ECG_MODEL_KIND
-
-    from .ecg.gate import compare_screening, requirements
-    from .twin.gate import compare_regret
+    """Every line, by name."""
     return {
         "twin": ModelLine("twin", TWIN_FORMAT, TWIN_MODEL_KIND, "edgeloop-twin",
                           ("mean_regret_pct", "savings_capture", "pooled_test_mae_kw", "infeasible"),

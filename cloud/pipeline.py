@@ -27,9 +27,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edgeloop.components.digital_twin import configurations as cfgs
 from rich.console import Console
 
+from edgeloop.cloud.twin.evaluate import evaluate, reference_grid, simulate
+from edgeloop.cloud.twin.progress import progress
+from edgeloop.cloud.twin.train import train
+from edgeloop.components.digital_twin import configurations as cfgs
+from edgeloop.components.digital_twin.configurations import BoundariesError
+from edgeloop.components.digital_twin.telemetry import TrainingDataError
 from edgeloop.contracts.plant import (
     READINGS,
     TelemetryError,
@@ -39,6 +44,7 @@ from edgeloop.contracts.plant import (
     reading_from_text,
 )
 from edgeloop.jsonsafe import json_safe
+from edgeloop.simulator.plant import Plant
 
 from .experiments import ExperimentStore, Run, utc_now
 from .home import CloudHome
@@ -123,7 +129,10 @@ def preprocess(inputs: Sequence[Path], out: Path, known: frozenset[str],
         raise PipelineError("no input data: the lake has no telemetry (run `edgeloop cloud ingest`) "
                             "and no --data file was given")
     rows: dict[tuple[str, str], tuple[float, int, list[str]]] = {}
-    files, invalid, examples, duplicates, read = [], Counter(), [], 0, 0
+    files: list[dict[str, Any]] = []
+    invalid: Counter[str] = Counter()
+    examples: list[str] = []
+    duplicates = read = 0
     order = 0
     for path in inputs:
         try:
@@ -144,12 +153,13 @@ def preprocess(inputs: Sequence[Path], out: Path, known: frozenset[str],
                 plant = (row.get("plant_id") or "").strip()
                 if plant_id is not None and plant != plant_id:
                     continue
-                reason, value = _row_problem(row, known)
-                if reason is not None:
-                    invalid[reason] += 1
+                problem = _row_problem(row, known)
+                if problem[0] is not None:
+                    invalid[problem[0]] += 1
                     if len(examples) < MAX_EXAMPLES:
-                        examples.append(f"{path} line {reader.line_num}: {value}")
+                        examples.append(f"{path} line {reader.line_num}: {problem[1]}")
                     continue
+                value = problem[1]
                 stamp = row["timestamp"].strip()
                 key = (plant, f"{value:.3f}")
                 if key in rows:
@@ -198,8 +208,6 @@ def evaluation_metrics(model: Any, spec: dict[str, Any]) -> dict[str, Any]:
 
     Promotion uses it to score the serving model on a candidate's evaluation when their specs differ.
     """
-    from edgeloop.cloud.twin.evaluate import evaluate, reference_grid
-    from edgeloop.simulator.plant import Plant
     requests = reference_grid(spec["simulations"], spec["no_of_trials"], spec["train_error_weight"])
     return metrics_of(evaluate(model, Plant.default(spec["plant_seed"]), requests, spec["seed"]), spec)
 
@@ -214,17 +222,17 @@ class Steps:
 
     def __call__(self, name: str, action: Callable[[], str]) -> None:
         started, t0 = utc_now(), time.monotonic()
-        step = {"name": name, "status": "Running", "started_at": started}
+        step: dict[str, Any] = {"name": name, "status": "Running", "started_at": started}
         self.run.steps.append(step)
         self.store.save(self.run)
         try:
             with self.console.status(f"[bold]{name}[/bold] ..."):
                 detail = action()
         except Exception as exc:
-            step.update(status="Failed", seconds=round(time.monotonic() - t0, 3), detail=str(exc))
+            step.update({"status": "Failed", "seconds": round(time.monotonic() - t0, 3), "detail": str(exc)})
             self.console.print(f"[red]x[/red] {name:10s} failed: {exc}")
             raise
-        step.update(status="Succeeded", seconds=round(time.monotonic() - t0, 3), detail=detail)
+        step.update({"status": "Succeeded", "seconds": round(time.monotonic() - t0, 3), "detail": detail})
         self.store.save(self.run)
         self.console.print(f"[green]v[/green] {name:10s} {step['seconds']:6.2f} s  {detail}")
 
@@ -235,11 +243,6 @@ def run_twin_pipeline(home: CloudHome, registry: ModelRegistry, params: TwinPara
 
     Raises PipelineError after recording the run as Failed.
     """
-    from edgeloop.cloud.twin.progress import progress
-    from edgeloop.cloud.twin.train import train
-    from edgeloop.components.digital_twin.configurations import BoundariesError
-    from edgeloop.components.digital_twin.telemetry import TrainingDataError
-    from edgeloop.simulator.plant import Plant
 
     console = console or Console(stderr=True, soft_wrap=True)
     store = ExperimentStore(home.experiments_db)
@@ -272,7 +275,6 @@ def run_twin_pipeline(home: CloudHome, registry: ModelRegistry, params: TwinPara
                 f"{lin['rows_invalid']} invalid, {lin['time_range'][0]} .. {lin['time_range'][1]}")
 
     def do_train() -> str:
-        from edgeloop.cloud.twin.evaluate import evaluate, reference_grid
         spec = params.evaluation()
         requests = reference_grid(spec["simulations"], spec["no_of_trials"], spec["train_error_weight"])
         plant = Plant.default(spec["plant_seed"])
@@ -291,7 +293,6 @@ def run_twin_pipeline(home: CloudHome, registry: ModelRegistry, params: TwinPara
                 f"{run.metrics['pooled_test_mae_kw']:.3f} kW")
 
     def do_simulate() -> str:
-        from edgeloop.cloud.twin.evaluate import reference_grid, simulate
         spec = params.evaluation()
         requests = reference_grid(spec["simulations"], spec["no_of_trials"], spec["train_error_weight"])
         rankings = simulate(state["model"], requests, spec["seed"])
@@ -302,7 +303,6 @@ def run_twin_pipeline(home: CloudHome, registry: ModelRegistry, params: TwinPara
         return f"{len(rankings)} request ranges of the reference grid ranked"
 
     def do_evaluate() -> str:
-        from edgeloop.cloud.twin.evaluate import evaluate, reference_grid
         spec = params.evaluation()
         requests = reference_grid(spec["simulations"], spec["no_of_trials"], spec["train_error_weight"])
         with progress("evaluating request ranges", total=len(requests)) as advance:

@@ -15,13 +15,17 @@ import json
 
 from edgeloop.errors import CommandError
 
+from .ecg.pipeline import EcgParams, run_ecg_pipeline
+from .experiments import ExperimentStore, UnknownRun
 from .home import CloudHome, add_home_argument
+from .pipeline import PipelineError, TwinParams, run_twin_pipeline
+from .registry import LocalRegistry, RegistryError
+from .registry.cli import headline
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `pipeline` command group."""
-    pipeline = subparsers.add_parser("pipeline", help="training pipelines and their experiments",
-                                     description="Run training pipelines; every run is a recorded experiment.")
+def register(pipeline: argparse.ArgumentParser) -> None:
+    """Fill the `pipeline` command group."""
+    pipeline.description = "Run training pipelines; every run is a recorded experiment."
     commands = pipeline.add_subparsers(dest="pipeline_command", metavar="COMMAND", required=True)
 
     run = commands.add_parser("run", help="run a pipeline (twin: lake -> model -> registry; ecg: pathology "
@@ -68,8 +72,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_pipeline(args: argparse.Namespace) -> int:
     if args.name == "ecg":
         return run_ecg(args)
-    from .pipeline import PipelineError, TwinParams, run_twin_pipeline
-    from .registry import LocalRegistry, RegistryError
     home = CloudHome.at(args.home)
     params = TwinParams(group=args.group or "edgeloop-twin", plant_id=args.plant_id, boundaries=args.boundaries,
                         plant_seed=args.plant_seed, n_estimators=args.n_estimators, max_depth=args.max_depth,
@@ -88,9 +90,6 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
 
 def run_ecg(args: argparse.Namespace) -> int:
-    from .ecg.pipeline import EcgParams, run_ecg_pipeline
-    from .pipeline import PipelineError
-    from .registry import LocalRegistry, RegistryError
     home = CloudHome.at(args.home)
     defaults = EcgParams()
     params = EcgParams(group=args.group or defaults.group, seed=args.seed,
@@ -119,7 +118,6 @@ def _report(run, home: CloudHome, as_json: bool, quality: str) -> int:
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    from .experiments import ExperimentStore
     runs = ExperimentStore(CloudHome.at(args.home).experiments_db).list()
     if args.json:
         print(json.dumps([r.to_dict() for r in runs], indent=2))
@@ -127,7 +125,6 @@ def list_runs(args: argparse.Namespace) -> int:
     if not runs:
         print("no runs yet (edgeloop pipeline run twin)")
         return 0
-    from .registry.cli import headline
     print(f"{'RUN':34s} {'PIPELINE':8s} {'STATUS':10s} {'CREATED':25s} {'QUALITY':26s} MODEL")
     for r in runs:
         print(f"{r.run_id:34s} {r.pipeline:8s} {r.status:10s} {r.created_at:25s} {headline(r.metrics):26s} "
@@ -136,7 +133,6 @@ def list_runs(args: argparse.Namespace) -> int:
 
 
 def show_run(args: argparse.Namespace) -> int:
-    from .experiments import ExperimentStore, UnknownRun
     try:
         run = ExperimentStore(CloudHome.at(args.home).experiments_db).get(args.run_id)
     except UnknownRun as exc:

@@ -35,9 +35,15 @@ from urllib.parse import unquote, urlsplit
 import nodesemver
 import yaml
 
+from edgeloop.components.packaging import PackagingError, build_model_component
+from edgeloop.simulator.core.client import CoreClient, CoreNotRunning
+from edgeloop.simulator.core.paths import CorePaths
+from edgeloop.simulator.core.status import read_status
+
 from .experiments import utc_now
+from .gate import GateResult
 from .home import CloudHome
-from .lines import GateResult, ModelLine, UnknownModelLine, line_of_model_dir
+from .lines import ModelLine, UnknownModelLine, line_of_model_dir
 from .registry.base import (
     APPROVED,
     REJECTED,
@@ -99,12 +105,10 @@ class LocalCoreTarget:
     """edgeloop's local core (or any core whose Greengrass CLI IPC we can reach) under `root`."""
 
     def __init__(self, root: str | Path) -> None:
-        from edgeloop.simulator.core.paths import CorePaths
         self.paths = CorePaths.at(root)
         self.name = f"local-core:{self.paths.root}"
 
     def deployed_version(self, component: str) -> str | None:
-        from edgeloop.simulator.core.status import read_status
         status = read_status(self.paths)
         if status is None:
             return None
@@ -115,7 +119,6 @@ class LocalCoreTarget:
 
     def deploy(self, component: str, recipe_dir: Path, artifact_dir: Path, version: str,
                timeout_s: float) -> DeploymentOutcome:
-        from edgeloop.simulator.core.client import CoreClient, CoreNotRunning
         try:
             with CoreClient(self.paths) as client:
                 deployment_id = client.create_deployment(
@@ -175,7 +178,9 @@ class PromotionLog:
         with self._connect() as db:
             cursor = db.execute(f"INSERT INTO promotions ({names}) VALUES ({', '.join('?' * len(fields))})",
                                 tuple(fields.values()))
-            return int(cursor.lastrowid)
+            if cursor.lastrowid is None:
+                raise sqlite3.DatabaseError("the promotion record was not inserted")
+            return cursor.lastrowid
 
     def update(self, promotion_id: int, **fields: Any) -> None:
         with self._connect() as db:
@@ -278,7 +283,7 @@ class Promoter:
             version = mine[-1].component_version if mine else None
         if not mine:
             return version, None
-        return version, self.registry.get(*parse_ref(mine[-1].model_ref))
+        return version, self.registry.get(*parse_ref(str(mine[-1].model_ref)))
 
     def gate(self, candidate: ModelPackage) -> GateResult:
         """The candidate's line compares it with the model serving now (nothing serving: allowed)."""
@@ -317,7 +322,6 @@ class Promoter:
 
     def promote(self, package: ModelPackage, approved_clock: float) -> Promotion:
         """Build and deploy an Approved version; `approved_clock` is time.monotonic() at approval."""
-        from edgeloop.components.packaging import PackagingError, build_model_component
 
         if package.status != APPROVED:
             raise PromotionError(f"{package.ref} is {package.status}; only Approved versions are promoted")

@@ -9,8 +9,9 @@ import time
 from collections.abc import Callable, Sequence
 
 import paho.mqtt.client as mqtt
-from edgeloop.simulator.plant.publisher import BrokerAddress
 from paho.mqtt.enums import CallbackAPIVersion
+
+from edgeloop.simulator.plant.publisher import BrokerAddress
 
 
 class MqttSubscription:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any
 
 import awsiot.greengrasscoreipc
 from awsiot.greengrasscoreipc.client import SubscribeToTopicStreamHandler
@@ -180,7 +181,7 @@ class Ipc:
         self._operations.clear()
         self.client.close()
 
-    def __enter__(self) -> "Ipc":
+    def __enter__(self) -> Ipc:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -15,10 +15,18 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from edgeloop.errors import CommandError
+from edgeloop.simulator.plant import Plant
+from edgeloop.simulator.plant.plot import plot_power_curves
+from edgeloop.simulator.plant.publisher import PlantPublisher, PublisherError, parse_broker
+from edgeloop.simulator.plant.telemetry import history_batch, write_csv_file
+from edgeloop.simulator.wearable import WearableSimulator, device_ids
+from edgeloop.simulator.wearable.dataset import write_dataset, write_labels
+from edgeloop.simulator.wearable.mix import DEFAULT_MIX, MixError, parse_mix
+from edgeloop.simulator.wearable.publisher import WearablePublisher
 
 
 def _positive(kind: type) -> Callable[[str], Any]:
@@ -35,7 +43,6 @@ def _positive(kind: type) -> Callable[[str], Any]:
 
 
 def _broker(text: str) -> Any:
-    from edgeloop.simulator.plant.publisher import parse_broker
     try:
         return parse_broker(text)
     except ValueError as exc:
@@ -47,12 +54,12 @@ def _start(text: str) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO-8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `simulate` command group."""
-    simulate = subparsers.add_parser("simulate", help="run device simulators")
+def register(simulate: argparse.ArgumentParser) -> None:
+    """Fill the `simulate` command group."""
+    simulate.description = "Device simulators: a compressed-air plant and ECG/PPG wearables, as MQTT client devices or files."
     devices = simulate.add_subparsers(dest="device", metavar="DEVICE", required=True)
     plant = devices.add_parser(
         "plant", help="four-compressor plant: live MQTT telemetry or a CSV history",
@@ -87,7 +94,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _mix(text: str) -> Any:
-    from edgeloop.simulator.wearable.mix import MixError, parse_mix
     try:
         return parse_mix(text)
     except MixError as exc:
@@ -95,7 +101,6 @@ def _mix(text: str) -> Any:
 
 
 def _register_wearables(devices: argparse._SubParsersAction) -> None:
-    from edgeloop.simulator.wearable.mix import DEFAULT_MIX
     wear = devices.add_parser(
         "wearables", help="ECG/PPG wearables: live MQTT streams or a labelled dataset",
         description="Simulate wearables. With --broker each device publishes "
@@ -133,9 +138,6 @@ def _register_wearables(devices: argparse._SubParsersAction) -> None:
 
 def run_plant(args: argparse.Namespace) -> int:
     """Handler of `edgeloop simulate plant`; returns the exit code."""
-    from edgeloop.simulator.plant import Plant
-    from edgeloop.simulator.plant.publisher import PlantPublisher, PublisherError
-    from edgeloop.simulator.plant.telemetry import history_batch, write_csv_file
 
     if not (args.broker or args.csv or args.boundaries or args.plot):
         raise CommandError("nothing to do: give --broker, --csv, --boundaries or --plot")
@@ -150,7 +152,6 @@ def run_plant(args: argparse.Namespace) -> int:
             print(f"wrote boundaries of {len(plant.configurations)} configurations to "
                   f"{args.boundaries}", file=sys.stderr)
         if args.plot:
-            from edgeloop.simulator.plant.plot import plot_power_curves
             plot_power_curves(plant, args.plot, pressure=args.pressure)
             print(f"wrote {args.plot}", file=sys.stderr)
         if args.csv:
@@ -172,10 +173,6 @@ def run_plant(args: argparse.Namespace) -> int:
 
 def run_wearables(args: argparse.Namespace) -> int:
     """Handler of `edgeloop simulate wearables`; returns the exit code."""
-    from edgeloop.simulator.plant.publisher import PublisherError
-    from edgeloop.simulator.wearable import WearableSimulator, device_ids
-    from edgeloop.simulator.wearable.dataset import write_dataset, write_labels
-    from edgeloop.simulator.wearable.publisher import WearablePublisher
 
     if args.out and args.minutes is None:
         raise CommandError("--out needs --minutes N")
@@ -203,8 +200,3 @@ def run_wearables(args: argparse.Namespace) -> int:
     except (PublisherError, ValueError, RuntimeError, OSError) as exc:
         raise CommandError(str(exc)) from None
     return 0
-
-
-if __name__ == "__main__":
-    from edgeloop.cli import main
-    sys.exit(main())

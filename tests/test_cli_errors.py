@@ -42,12 +42,12 @@ def test_an_expected_error_is_one_line_and_its_exit_code(tmp_path: Path, args: t
     assert done.stdout == ""
 
 
-def _group(handler: Callable[[argparse.Namespace], int | None]) -> Callable[[argparse._SubParsersAction], None]:
-    """A command group `area do` whose handler is `handler`, registered as the areas register theirs."""
-    def register(subparsers: argparse._SubParsersAction) -> None:
-        area = subparsers.add_parser("area").add_subparsers(dest="area_command", required=True)
-        area.add_parser("do").set_defaults(func=handler)
-    return register
+def _run(handler: Callable[[argparse.Namespace], int | None]) -> int:
+    """`edgeloop area do` whose handler is `handler`, run through edgeloop.cli.run as every command is."""
+    parser = argparse.ArgumentParser(prog="edgeloop")
+    area = parser.add_subparsers(dest="command", required=True).add_parser("area")
+    area.add_subparsers(dest="area_command", required=True).add_parser("do").set_defaults(func=handler)
+    return edgeloop_cli.run(parser, parser.parse_args(["area", "do"]))
 
 
 def _raise(exc: BaseException) -> Callable[[argparse.Namespace], int]:
@@ -56,27 +56,27 @@ def _raise(exc: BaseException) -> Callable[[argparse.Namespace], int]:
     return handler
 
 
-def test_group_main_prints_the_command_path_and_returns_the_carried_code(capsys) -> None:
-    assert edgeloop_cli.group_main(_group(_raise(CommandError("the input is refused", 3))), ["area", "do"]) == 3
+def test_run_prints_the_command_path_and_returns_the_carried_code(capsys) -> None:
+    assert _run(_raise(CommandError("the input is refused", 3))) == 3
     captured = capsys.readouterr()
     assert captured.err == "edgeloop area do: error: the input is refused\n" and captured.out == ""
 
 
 def test_a_command_error_defaults_to_exit_code_2(capsys) -> None:
-    assert edgeloop_cli.group_main(_group(_raise(CommandError("bad argument"))), ["area", "do"]) == 2
+    assert _run(_raise(CommandError("bad argument"))) == 2
     assert capsys.readouterr().err == "edgeloop area do: error: bad argument\n"
 
 
 def test_ctrl_c_exits_130_and_a_handler_s_code_passes_through(capsys) -> None:
-    assert edgeloop_cli.group_main(_group(_raise(KeyboardInterrupt())), ["area", "do"]) == 130
-    assert edgeloop_cli.group_main(_group(lambda args: 1), ["area", "do"]) == 1
-    assert edgeloop_cli.group_main(_group(lambda args: None), ["area", "do"]) == 0
+    assert _run(_raise(KeyboardInterrupt())) == 130
+    assert _run(lambda args: 1) == 1
+    assert _run(lambda args: None) == 0
     assert capsys.readouterr().err == ""
 
 
 def test_an_unexpected_exception_is_not_swallowed() -> None:
     with pytest.raises(ZeroDivisionError):
-        edgeloop_cli.group_main(_group(_raise(ZeroDivisionError("a bug"))), ["area", "do"])
+        _run(_raise(ZeroDivisionError("a bug")))
 
 
 def test_main_runs_the_full_command_tree_through_the_same_path(tmp_path: Path, capsys) -> None:

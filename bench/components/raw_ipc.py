@@ -54,7 +54,7 @@ class FrameCounter:
         while got < want:
             try:
                 data = self.sock.recv(1 << 20)
-            except socket.timeout:
+            except TimeoutError:
                 break
             if not data:
                 break

@@ -24,10 +24,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
 from edgeloop.contracts.ecg import LABELS
 from edgeloop.errors import CommandError
 
 from ..home import CloudHome, add_home_argument
+from .alerts import AlertFanout
+from .archive import ArchiveError, PathologyArchive
+from .receiver import EcgCloudReceiver, ReceiverError
+from .render import RenderError
 
 ALERTS_FILE = "alerts.jsonl"
 
@@ -86,7 +94,6 @@ def _archive_root(args: argparse.Namespace) -> Path:
 
 
 def _open(args: argparse.Namespace, create: bool = False):
-    from .archive import PathologyArchive
     return PathologyArchive(_archive_root(args), create=create)
 
 
@@ -101,7 +108,6 @@ def _dump(value: Any) -> None:
 # -- list / show / review / stats ----------------------------------------------------------------
 
 def run_list(args: argparse.Namespace) -> int:
-    from .archive import ArchiveError
     try:
         items = _open(args).windows(label=args.label, device=args.device, date=args.date,
                                     reviewed=args.reviewed, gateway_label=args.gateway_label)
@@ -125,7 +131,6 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_review(args: argparse.Namespace) -> int:
-    from .archive import ArchiveError
     reviewer = args.reviewer
     if reviewer is None:
         try:
@@ -143,7 +148,6 @@ def run_review(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from .archive import ArchiveError
     try:
         item = _open(args).get(args.window_id, args.device)
         meta = item.metadata()
@@ -177,7 +181,6 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_stats(args: argparse.Namespace) -> int:
-    from .archive import ArchiveError
     try:
         stats = _open(args).stats()
     except ArchiveError as exc:
@@ -202,7 +205,6 @@ def run_stats(args: argparse.Namespace) -> int:
 # -- serve ---------------------------------------------------------------------------------------
 
 def _counts_table(stats: dict[str, Any]):
-    from rich.table import Table
     table = Table(title=f"edgeloop ecg archive: {stats['broker']} "
                         f"({'connected' if stats['connected'] else 'reconnecting'})", title_justify="left")
     for name in ("windows", "dupl.", "alerts", "summaries", "errors", "rejected", "alert p50 s",
@@ -233,13 +235,7 @@ def summary_lines(stats: dict[str, Any]) -> list[str]:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from rich.console import Console
-    from rich.live import Live
 
-    from .alerts import AlertFanout
-    from .archive import ArchiveError
-    from .receiver import EcgCloudReceiver, ReceiverError
-    from .render import RenderError
 
     if args.duration is not None and not args.duration > 0:
         raise CommandError(f"--duration {args.duration:g}: must be positive")

@@ -16,13 +16,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edgeloop.cloud.home import add_home_argument
+from edgeloop.cloud.home import CloudHome, add_home_argument
+from edgeloop.cloud.lines import UnknownModelLine, line_named, line_of_model_dir
+from edgeloop.cloud.promotion import PromotionError, model_dir_of
+from edgeloop.cloud.registry import APPROVED, LocalRegistry
+from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
+from edgeloop.components.ecg_prefilter.filters import SignalError
 from edgeloop.errors import CommandError
 from edgeloop.jsonsafe import json_safe
+from edgeloop.modelfiles import ArtifactError
+from edgeloop.simulator.wearable.mix import MixError
+
+from .archive_cli import register as register_archive
+from .evaluate import ENRICHED_MIX, TARGETS, EvalSpec, evaluate_classifier, meets_targets, scores_by_label
+from .plot import plot_evaluation
+from .readers import RecordingError, read_recording
+from .screen import MODEL_FS, screen_recording
+from .train import train_classifier
 
 NO_MODEL = ("no model: pass --model DIR (edgeloop ecg train --out DIR builds one), or approve an ECG model "
             "in this home's registry (edgeloop pipeline run ecg; edgeloop registry approve edgeloop-ecg/N)")
@@ -32,10 +45,6 @@ EVAL_SEED = 1000     # default evaluation devices: apart from a default training
 def default_model_dir(home: str | Path | None = None) -> Path | None:
     """The model `classify` uses without --model: the newest Approved version of an ECG model line
     in the cloud home's registry (any group), or None."""
-    from edgeloop.cloud.home import CloudHome
-    from edgeloop.cloud.lines import UnknownModelLine, line_named, line_of_model_dir
-    from edgeloop.cloud.promotion import PromotionError, model_dir_of
-    from edgeloop.cloud.registry import APPROVED, LocalRegistry
 
     cloud = CloudHome.at(home)
     if not cloud.registry_db.exists():
@@ -73,10 +82,9 @@ def _minutes(text: str) -> float:
     return value
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `ecg` command group."""
-    ecg = subparsers.add_parser("ecg", help="ECG pre-filter: train, evaluate and screen recordings",
-                                description="Train and evaluate the ECG screener, screen recordings offline.")
+def register(ecg: argparse.ArgumentParser) -> None:
+    """Fill the `ecg` command group."""
+    ecg.description = "Train and evaluate the ECG screener, screen recordings offline, run the pathology archive."
     sub = ecg.add_subparsers(dest="ecg_command", metavar="COMMAND", required=True)
 
     train = sub.add_parser("train", help="train the screener on simulated devices (+ the archive)")
@@ -119,19 +127,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     classify.add_argument("--json", action="store_true")
     classify.set_defaults(func=run_classify)
 
-    try:
-        from .archive_cli import register as register_archive
-    except ModuleNotFoundError as exc:      # the archive's commands are optional; other failures are not
-        if exc.name != f"{__package__}.archive_cli":
-            raise
-    else:
-        register_archive(sub)
+    register_archive(sub)
 
 
 def _load(directory: str | Path) -> Any:
     """The screener in `directory`; a refused model directory is exit code 1."""
-    from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
-    from edgeloop.modelfiles import ArtifactError
     try:
         return EcgClassifier.load(directory)
     except ArtifactError as exc:
@@ -156,8 +156,6 @@ def _print_metrics(name: str, m: dict[str, Any]) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .evaluate import TARGETS
-    from .train import train_classifier
     if args.archive is not None and not Path(args.archive).is_dir():
         raise CommandError(f"--archive {args.archive}: no such directory")
     try:
@@ -184,15 +182,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from edgeloop.simulator.wearable.mix import MixError
 
-    from .evaluate import (
-        ENRICHED_MIX,
-        EvalSpec,
-        evaluate_classifier,
-        meets_targets,
-        scores_by_label,
-    )
     try:
         spec = EvalSpec(args.seed, args.devices, args.minutes, args.mix or ENRICHED_MIX, args.hop)
     except (MixError, ValueError) as exc:
@@ -205,7 +195,6 @@ def run_evaluate(args: argparse.Namespace) -> int:
     windows = spec.windows(workers=args.workers, progress=True)
     metrics = evaluate_classifier(model, spec, windows)
     if args.plot:
-        from .plot import plot_evaluation
         plot_evaluation(metrics, scores_by_label(model, windows), model.threshold_, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
     met = meets_targets(metrics)
@@ -220,10 +209,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_classify(args: argparse.Namespace) -> int:
-    from edgeloop.components.ecg_prefilter.filters import SignalError
 
-    from .readers import RecordingError, read_recording
-    from .screen import MODEL_FS, screen_recording
     model_dir = args.model or default_model_dir(args.home)
     if model_dir is None:
         raise CommandError(NO_MODEL)
@@ -254,13 +240,3 @@ def run_classify(args: argparse.Namespace) -> int:
     forwarded = sum(1 for w in windows if w.get("forward"))
     print(f"{len(windows)} windows, {forwarded} would be forwarded")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m edgeloop.cloud.ecg.cli ecg ...` without the top-level CLI."""
-    from edgeloop.cli import group_main
-    return group_main(register, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

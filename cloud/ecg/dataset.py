@@ -23,13 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from edgeloop.cloud.twin.progress import progress as bar
 from edgeloop.components.ecg_prefilter.features import FEATURE_NAMES, analyse_window
 from edgeloop.components.ecg_prefilter.filters import SignalError, resample
 from edgeloop.components.ecg_prefilter.strides import stride_starts
+from edgeloop.contracts.ecg import LABELS
 from edgeloop.simulator.wearable import Mix, WearableSimulator, device_ids
 from edgeloop.simulator.wearable.truth import window_label
 
-from edgeloop.contracts.ecg import LABELS
+from .archive import PathologyArchive
 
 MODEL_FS = 250.0     # the rate the screener's features are computed at (the gateway's rate)
 N_FEATURES = len(FEATURE_NAMES)
@@ -141,7 +144,6 @@ def simulated_windows(*, seed: int, devices: int, minutes: float, mix: Mix, fs: 
     stride_starts(0, fs, window_s, hop_s)                        # refuse a bad window/hop early
     tasks = [_DeviceTask(seed, d, minutes, mix, fs, window_s, hop_s, keep_transitions)
              for d in device_ids(devices)]
-    from edgeloop.cloud.twin.progress import progress as bar
     with bar(f"simulating {devices} devices (seed {seed})", total=len(tasks), enabled=None if progress else False) as advance:
         if workers == 1:
             parts = []
@@ -161,7 +163,6 @@ def archive_windows(archive_root: str | Path) -> WindowSet:
     """Reviewed windows of the pathology archive (each at its reviewed label), resampled to 250 Hz
     when recorded at another rate. A window that cannot be read or analysed is counted in
     `failures`; a folder that is no archive raises ArchiveError (a ValueError)."""
-    from .archive import PathologyArchive
 
     rows, labels, devices, starts, failures = [], [], [], [], []
     for item in PathologyArchive(archive_root, create=False).labelled():

@@ -19,11 +19,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
 from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
 from edgeloop.components.ecg_prefilter.strides import stride_starts
-from edgeloop.simulator.wearable.mix import DEFAULT_MIX, parse_mix
-
 from edgeloop.contracts.ecg import LABELS
+from edgeloop.simulator.wearable.mix import DEFAULT_MIX, parse_mix
 
 from .dataset import WindowSet, simulated_windows
 

@@ -12,7 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..lines import GateResult
+from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
+from edgeloop.modelfiles import ArtifactError
+
+from ..gate import GateResult
+from .evaluate import TARGETS, screening_metrics
 
 SENSITIVITY = "sensitivity_non_normal"
 FORWARDED = "normal_forwarded_fraction"
@@ -20,7 +24,6 @@ FORWARDED = "normal_forwarded_fraction"
 
 def requirements(candidate: Any) -> str | None:
     """Why the candidate misses the screening targets on its own evaluation, or None."""
-    from .evaluate import TARGETS
     sens, fwd = candidate.metrics.get(SENSITIVITY), candidate.metrics.get(FORWARDED)
     if sens is None or fwd is None:
         return f"{candidate.ref} records no {SENSITIVITY} / {FORWARDED}"
@@ -41,11 +44,8 @@ def compare_screening(candidate: Any, serving: Any, serving_dir: Path, tolerance
     if serving.metrics.get("evaluation") == spec:
         old, how = serving.metrics, "recorded"
     else:
-        from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
 
-        from edgeloop.modelfiles import ArtifactError
 
-        from .evaluate import screening_metrics
         try:
             old = screening_metrics(EcgClassifier.load(serving_dir), spec)
         except ArtifactError as exc:

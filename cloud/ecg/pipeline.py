@@ -22,12 +22,15 @@ from typing import Any
 from rich.console import Console
 
 from edgeloop.jsonsafe import json_safe
+from edgeloop.modelfiles import ArtifactError
 
 from ..experiments import ExperimentStore, Run
 from ..home import CloudHome
 from ..pipeline import PipelineError, Steps, register_run, run_steps
 from ..registry.base import ModelRegistry
-from .train import DEVICES, MINUTES, WORKERS
+from .archive import ArchiveError, PathologyArchive
+from .dataset import archive_windows
+from .train import DEVICES, MINUTES, WORKERS, train_classifier
 
 PIPELINE = "ecg"
 DEFAULT_GROUP = "edgeloop-ecg"
@@ -50,11 +53,7 @@ def run_ecg_pipeline(home: CloudHome, registry: ModelRegistry, params: EcgParams
     """Run every step; returns the Succeeded run (artifacts name the registered model package).
 
     Raises PipelineError after recording the run as Failed."""
-    from edgeloop.modelfiles import ArtifactError
 
-    from .archive import ArchiveError, PathologyArchive
-    from .dataset import archive_windows
-    from .train import train_classifier
 
     console = console or Console(stderr=True, soft_wrap=True)
     if params.devices < 2 or params.minutes <= 0 or params.workers < 1:
@@ -120,7 +119,7 @@ def run_ecg_pipeline(home: CloudHome, registry: ModelRegistry, params: EcgParams
 def _plot(result: Any, path: Path, console: Console) -> None:
     """The evaluation picture; skipped with a note when matplotlib is missing (a gateway-only install)."""
     try:
-        from .evaluate import scores_by_label
+        from .evaluate import scores_by_label  # lazy: the picture needs the optional 'plot' extra
         from .plot import plot_evaluation
         plot_evaluation(result.metrics["enriched"], scores_by_label(result.model, result.held_out["enriched"]),
                         result.model.threshold_, path)

@@ -23,9 +23,9 @@ def plot_evaluation(metrics: dict[str, Any], scores_by_label: Mapping[str, np.nd
                     path: str | Path) -> Path:
     """Write a PNG: left the confusion matrix (rows true, columns predicted, counts and row
     shares), right a histogram of 1 - P(normal) per true label with the threshold line."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib is the optional 'plot' extra
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: matplotlib is the optional 'plot' extra
 
     labels = metrics["confusion"]["labels"]
     cm = np.asarray(metrics["confusion"]["rows_true_columns_predicted"], dtype=float)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from edgeloop.components.ecg_prefilter.filters import SignalError, validate_recording_fs
 
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3}
@@ -119,7 +120,7 @@ def _wfdb_base(path: Path) -> Path | None:
 
 
 def _read_wfdb(base: Path, fs: float | None, lead: str | None) -> Recording:
-    import wfdb
+    import wfdb  # lazy: wfdb is the optional 'cloud' extra
 
     try:
         record = wfdb.rdrecord(str(base), physical=True)

@@ -32,9 +32,9 @@ from typing import Any, Self
 
 import numpy as np
 import paho.mqtt.client as mqtt
-from edgeloop.simulator.plant.publisher import BrokerAddress, parse_broker
 
 from edgeloop.contracts import ecg as wire
+from edgeloop.simulator.plant.publisher import BrokerAddress, parse_broker
 
 from ..ingest import IngestError
 from ..subscription import MqttSubscription
@@ -74,7 +74,7 @@ def _topic_device(topic: str, kind: str) -> str:
     return device
 
 
-def _json_object(payload: bytes, limit: int) -> dict[str, Any]:
+def _json_object(payload: bytes | bytearray, limit: int) -> dict[str, Any]:
     if len(payload) > limit:
         raise Reject("too large", f"{len(payload)} bytes, at most {limit}")
     try:
@@ -135,7 +135,7 @@ class EcgCloudReceiver:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def start(self) -> EcgCloudReceiver:
+    def start(self) -> Self:
         """Connect both sessions and return once both subscriptions are acknowledged."""
         self._events.start()
         try:

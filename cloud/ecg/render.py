@@ -65,6 +65,7 @@ class RenderError(RuntimeError):
 
 def _figure_class() -> tuple[Any, Any]:
     try:
+        # lazy: render worker only; optional 'cloud' extra
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
@@ -127,7 +128,7 @@ class Spectrum:
 
 
 def spectrum_db(x: np.ndarray, fs: float) -> Spectrum:
-    from scipy import signal
+    from scipy import signal  # lazy: render worker only; the receiver never loads scipy
 
     nperseg = int(min(x.size, max(16, round(fs))))           # about 1 s: 1 Hz bins, R-R visible
     freqs, _, power = signal.spectrogram(x, fs=fs, nperseg=nperseg, noverlap=nperseg * 3 // 4,
@@ -176,7 +177,7 @@ class _Template:
         self.background = self.canvas.copy_from_bbox(self.figure.bbox)
 
     def _trace_panel(self) -> None:
-        from matplotlib.ticker import AutoMinorLocator
+        from matplotlib.ticker import AutoMinorLocator  # lazy: render worker only; optional 'cloud' extra
 
         ax, scale = self.trace_axes, self.scale_mv
         ax.set_xlim(0.0, self.seconds)
@@ -190,7 +191,7 @@ class _Template:
         self.line, = ax.plot([], [], color=_TRACE_COLOUR, linewidth=0.5, animated=True)
 
     def _spectrum_panel(self) -> None:
-        from matplotlib import colormaps
+        from matplotlib import colormaps  # lazy: render worker only; optional 'cloud' extra
         from matplotlib.cm import ScalarMappable
         from matplotlib.colors import Normalize
 
@@ -207,7 +208,7 @@ class _Template:
 
     def draw(self, trace: Trace, spectrum: Spectrum, fs: float) -> Any:
         """The window on this template as a PIL RGB image (a copy: the template is free again)."""
-        from PIL import Image
+        from PIL import Image  # lazy: render worker only; optional 'cloud' extra
 
         self.canvas.restore_region(self.background)
         picks = envelope_indices(trace.mv, int(fs * self.seconds / self.columns))
@@ -270,14 +271,14 @@ def _template(seconds: int, scale_mv: float, figure_class: Any, canvas_class: An
 @cache
 def _font(size_px: int) -> Any:
     """The font matplotlib draws the static labels with, for PIL."""
-    from matplotlib import font_manager
+    from matplotlib import font_manager  # lazy: render worker only; optional 'cloud' extra
     from PIL import ImageFont
 
     return ImageFont.truetype(font_manager.findfont(font_manager.FontProperties()), size_px)
 
 
 def _draw_text(picture: Any, title: str, trace: Trace, spectrum: Spectrum, fs: float) -> None:
-    from PIL import ImageDraw
+    from PIL import ImageDraw  # lazy: render worker only; optional 'cloud' extra
 
     draw = ImageDraw.Draw(picture)
     left = round(_LEFT * WIDTH_PX)
@@ -312,7 +313,7 @@ def _checked_samples(ecg_mv: np.ndarray, fs: float, title: str) -> np.ndarray:
 def render_window_png(ecg_mv: np.ndarray, fs: float, path: str | Path, title: str) -> Path:
     """Write `path` (PNG, 1000x500): `title` and the trace's scale on top, then the ECG in mV against
     seconds, then its spectrogram in dB re its peak power (0-40 Hz)."""
-    from PIL.PngImagePlugin import PngInfo
+    from PIL.PngImagePlugin import PngInfo  # lazy: render worker only; optional 'cloud' extra
 
     x = _checked_samples(ecg_mv, fs, title)
     figure_class, canvas_class = _figure_class()

@@ -69,6 +69,7 @@ def _start_worker(niceness: int) -> None:
     of a core) they would take a minute while the receiver's windows thread, and with it that MQTT
     session's keepalive, waits for the first picture."""
     check_available()
+    # lazy: warms the worker at its start (see the docstring)
     from PIL import PngImagePlugin  # noqa: F401
     from scipy import signal  # noqa: F401
 

@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 import numpy as np
+
 from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
 from edgeloop.components.ecg_prefilter.features import analyse_window
 from edgeloop.components.ecg_prefilter.filters import (

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeloop import __version__
 from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
 from edgeloop.simulator.wearable.mix import parse_mix
-
-from edgeloop import __version__
 
 from .dataset import WindowSet, archive_windows, simulated_windows
 from .evaluate import ENRICHED_MIX, held_out_specs, screening_metrics

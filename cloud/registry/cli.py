@@ -20,14 +20,24 @@ import argparse
 import json
 
 from edgeloop.cloud.home import CloudHome, add_home_argument
+from edgeloop.cloud.promotion import (
+    LocalCoreTarget,
+    Promoter,
+    PromotionError,
+    PromotionRefused,
+    last_component,
+    last_target_root,
+)
 from edgeloop.errors import CommandError
 
+from .base import REJECTED, RegistryError, parse_ref
+from .local import LocalRegistry
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `registry` command group."""
-    registry = subparsers.add_parser("registry", help="model registry: versions, approval, promotion",
-                                     description="Model package groups and versions (SageMaker Model "
-                                                 "Registry semantics); approval deploys to the core.")
+
+def register(registry: argparse.ArgumentParser) -> None:
+    """Fill the `registry` command group."""
+    registry.description = ("Model package groups and versions (SageMaker Model Registry semantics); "
+                            "approval deploys to the core.")
     commands = registry.add_subparsers(dest="registry_command", metavar="COMMAND", required=True)
 
     listing = commands.add_parser("list", help="model package versions")
@@ -68,9 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _open(args: argparse.Namespace, core_root: str | None = None):
-    from edgeloop.cloud.promotion import LocalCoreTarget, Promoter
 
-    from .local import LocalRegistry
     home = CloudHome.at(args.home)
     registry = LocalRegistry(home.registry_db)
     target = LocalCoreTarget(core_root) if core_root else None
@@ -78,7 +86,6 @@ def _open(args: argparse.Namespace, core_root: str | None = None):
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from .base import RegistryError
     _, registry, promoter = _open(args)
     try:
         packages = registry.list(args.group)
@@ -112,7 +119,6 @@ def headline(metrics: dict) -> str:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from .base import RegistryError, parse_ref
     _, registry, promoter = _open(args)
     try:
         package = registry.get(*parse_ref(args.ref))
@@ -147,9 +153,7 @@ def _report(record) -> None:
 
 
 def run_approve(args: argparse.Namespace) -> int:
-    from edgeloop.cloud.promotion import PromotionError, PromotionRefused
 
-    from .base import RegistryError
     home, _, promoter = _open(args, args.core_root)
     try:
         record = promoter.approve(args.ref, force=args.force, description=args.description)
@@ -165,7 +169,6 @@ def run_approve(args: argparse.Namespace) -> int:
 
 
 def run_reject(args: argparse.Namespace) -> int:
-    from .base import REJECTED, RegistryError, parse_ref
     _, registry, promoter = _open(args)
     try:
         group, version = parse_ref(args.ref)
@@ -181,11 +184,6 @@ def run_reject(args: argparse.Namespace) -> int:
 
 
 def run_rollback(args: argparse.Namespace) -> int:
-    from edgeloop.cloud.promotion import (
-        PromotionError,
-        last_component,
-        last_target_root,
-    )
     home = CloudHome.at(args.home)
     component = args.component or last_component(home)
     if component is None:

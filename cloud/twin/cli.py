@@ -14,18 +14,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from edgeloop.components.digital_twin.configurations import BoundariesError
+from edgeloop.components.digital_twin.model import ArtifactError, PowerModel
+from edgeloop.components.digital_twin.optimizer import Optimizer
+from edgeloop.components.digital_twin.request import RequestError, parse_request
+from edgeloop.components.digital_twin.telemetry import TrainingDataError
 from edgeloop.errors import CommandError
 from edgeloop.jsonsafe import json_safe
+from edgeloop.simulator.plant import Plant
+
+from .evaluate import evaluate, reference_grid, simulate
+from .plot import plot_evaluation, plot_request
+from .progress import progress
+from .train import train
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `twin` command group."""
-    twin = subparsers.add_parser("twin", help="compressed-air plant digital twin",
-                                 description="Train, query and evaluate the plant digital twin.")
+def register(twin: argparse.ArgumentParser) -> None:
+    """Fill the `twin` command group."""
+    twin.description = "Train, query and evaluate the plant digital twin."
     commands = twin.add_subparsers(dest="twin_command", metavar="COMMAND", required=True)
 
     train = commands.add_parser("train", help="train power models from a telemetry CSV")
@@ -70,7 +79,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _load(directory: str) -> Any:
     """The twin in `directory`; a refused artifact is exit code 1."""
-    from edgeloop.components.digital_twin.model import ArtifactError, PowerModel
     try:
         return PowerModel.load(directory)
     except ArtifactError as exc:
@@ -78,11 +86,7 @@ def _load(directory: str) -> Any:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from edgeloop.components.digital_twin.configurations import BoundariesError
-    from edgeloop.components.digital_twin.telemetry import TrainingDataError
 
-    from .progress import progress
-    from .train import train
     params = {"n_estimators": args.n_estimators, "max_depth": args.max_depth,
               "learning_rate": args.learning_rate, "holdout_fraction": args.holdout, "seed": args.seed}
     try:
@@ -118,8 +122,6 @@ def _read_event(source: str) -> str:
 
 
 def run_recommend(args: argparse.Namespace) -> int:
-    from edgeloop.components.digital_twin.optimizer import Optimizer
-    from edgeloop.components.digital_twin.request import RequestError, parse_request
     try:
         text = _read_event(args.event)
     except OSError as exc:
@@ -131,7 +133,6 @@ def run_recommend(args: argparse.Namespace) -> int:
     model = _load(args.model)
     ranking = Optimizer(model).rank(request, args.seed)
     if args.plot:
-        from .plot import plot_request
         plot_request(model, ranking, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
     if args.json:
@@ -151,7 +152,6 @@ def run_recommend(args: argparse.Namespace) -> int:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
-    from .evaluate import simulate
     model = _load(args.model)
     rankings = simulate(model, seed=args.seed)
     if args.json:
@@ -166,17 +166,13 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from edgeloop.simulator.plant import Plant
 
-    from .evaluate import evaluate, reference_grid
-    from .progress import progress
     model = _load(args.model)
     plant = Plant.default(args.plant_seed)
     requests = reference_grid()
     with progress("evaluating request ranges", total=len(requests)) as advance:
         result = evaluate(model, plant, requests, seed=args.seed, advance=advance)
     if args.plot:
-        from .plot import plot_evaluation
         plot_evaluation(model, plant, result, args.plot)
         print(f"wrote {args.plot}", file=sys.stderr)
     summary = result.summary()
@@ -196,13 +192,3 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.check and not all(result.meets_targets().values()):
         return 1
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m edgeloop.cloud.twin.cli twin ...` without the top-level CLI."""
-    from edgeloop.cli import group_main
-    return group_main(register, argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 import numpy as np
+
 from edgeloop.components.digital_twin.model import PowerModel
 from edgeloop.components.digital_twin.optimizer import Optimizer, Ranking
 from edgeloop.components.digital_twin.request import Request
@@ -32,7 +33,8 @@ TARGETS = {"mean_regret_pct": 1.0, "infeasible": 0, "savings_capture": 0.90}
 
 
 class PlantOracle(Protocol):
-    configurations: list[str]
+    @property
+    def configurations(self) -> list[str]: ...
 
     def true_power(self, config: str, flow: np.ndarray, pressure: np.ndarray) -> np.ndarray: ...
     def oracle_config(self, flow: float, pressure: float) -> str: ...

@@ -7,7 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..lines import GateResult
+from edgeloop.components.digital_twin.model import ArtifactError, PowerModel
+
+from ..gate import GateResult
+from ..pipeline import evaluation_metrics
 
 
 def compare_regret(candidate: Any, serving: Any, serving_dir: Path, tolerance: float,
@@ -23,9 +26,7 @@ def compare_regret(candidate: Any, serving: Any, serving_dir: Path, tolerance: f
     if serving.metrics.get("evaluation") == spec:
         old, how = serving.metrics.get("mean_regret_pct"), "recorded"
     else:
-        from edgeloop.components.digital_twin.model import ArtifactError, PowerModel
 
-        from ..pipeline import evaluation_metrics
         try:
             old = evaluation_metrics(PowerModel.load(serving_dir), spec)["mean_regret_pct"]
         except ArtifactError as exc:

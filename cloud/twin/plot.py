@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from edgeloop.components.digital_twin.model import PowerModel
 from edgeloop.components.digital_twin.optimizer import Ranking
 
@@ -16,9 +17,9 @@ from .evaluate import Evaluation, PlantOracle
 
 
 def _pyplot():
-    import matplotlib
+    import matplotlib  # lazy: matplotlib is the optional 'plot' extra
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: matplotlib is the optional 'plot' extra
     return plt
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from edgeloop import __version__
 from edgeloop.components.digital_twin import configurations as cfgs
 from edgeloop.components.digital_twin.model import LAYOUTS, PowerModel
 from edgeloop.components.digital_twin.telemetry import (
@@ -25,8 +27,6 @@ from edgeloop.components.digital_twin.telemetry import (
     file_sha256,
     read_csv,
 )
-
-from edgeloop import __version__
 
 DEFAULT_PARAMS: dict[str, Any] = {"n_estimators": 200, "max_depth": 4, "learning_rate": 0.1,
                                   "holdout_fraction": 0.2, "seed": 0}
@@ -83,7 +83,7 @@ def train(data: str | Path, out: str | Path, boundaries_file: str | Path | None 
     model, comparison = fit_layouts(frame, boundaries, params, advance, score)
     untrained = {n: model.skipped_.get(n, "no rows") for n in (boundaries or model.skipped_)
                  if n not in model.configurations_}
-    span = [dt.datetime.fromtimestamp(float(t), dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    span = [dt.datetime.fromtimestamp(float(t), dt.UTC).isoformat().replace("+00:00", "Z")
             for t in (frame.time.min(), frame.time.max())]
     mean_power = {n: float(np.mean(frame.power[frame.config == n])) for n in model.configurations_}
     model.metadata_ = {
@@ -98,7 +98,7 @@ def train(data: str | Path, out: str | Path, boundaries_file: str | Path | None 
         "metrics": {"pooled_test_mae_kw": pooled_mae(model),
                     "test_mae_pct_of_mean_power": {n: 100 * model.test_mae_[n] / mean_power[n]
                                                    for n in model.configurations_}},
-        "trained_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "edgeloop_version": __version__,
     }
     artifact = model.save(out)

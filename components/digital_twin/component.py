@@ -74,8 +74,7 @@ from edgeloop.runtime import run_component
 from . import configurations as cfgs
 from .model import ArtifactError, PowerModel
 from .optimizer import Optimizer
-from .packaging import MODEL_COMPONENT
-from .packaging import TWIN_MODEL_KIND
+from .packaging import MODEL_COMPONENT, TWIN_MODEL_KIND
 from .request import parse_request
 
 log = logging.getLogger("edgeloop.twin")
@@ -95,7 +94,7 @@ class TwinSettings:
     status_interval_s: float = 60.0
 
     @classmethod
-    def from_config(cls, config: Any) -> tuple["TwinSettings", list[str]]:
+    def from_config(cls, config: Any) -> tuple[TwinSettings, list[str]]:
         """TwinSettings from the configuration tree; a bad value keeps its default and is named in the problems."""
         problems: list[str] = []
         config = config if isinstance(config, Mapping) else {}

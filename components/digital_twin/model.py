@@ -98,7 +98,7 @@ class PowerModel:
 
     # -- fitting ------------------------------------------------------------------------------
     def fit(self, data: TelemetryFrame | Mapping[str, Any],
-            boundaries: Mapping[str, tuple[float, float]] | None = None) -> "PowerModel":
+            boundaries: Mapping[str, tuple[float, float]] | None = None) -> PowerModel:
         """Learn from a TelemetryFrame or a mapping of column arrays (flow, pressure, power, config,
         optional time). `boundaries` are the feasible flow ranges; without them the observed flow
         envelope of each configuration is used. Returns self."""
@@ -166,7 +166,7 @@ class PowerModel:
         self.metadata_: dict[str, Any] = {}
         return self
 
-    def _fit_boosters(self, frame: TelemetryFrame) -> "PowerModel":
+    def _fit_boosters(self, frame: TelemetryFrame) -> PowerModel:
         """Fit boosters on `frame` into a fresh model sharing this one's parameters and features."""
         fitted = PowerModel(**self.get_params())
         fitted.configurations_ = self.configurations_
@@ -264,7 +264,7 @@ class PowerModel:
         return write_model_dir(directory, files, metadata)
 
     @classmethod
-    def load(cls, directory: str | Path) -> "PowerModel":
+    def load(cls, directory: str | Path) -> PowerModel:
         """Load an artifact directory, verifying every model file against its recorded SHA-256."""
         directory = Path(directory)
         meta_path = directory / METADATA_FILE

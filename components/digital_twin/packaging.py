@@ -30,6 +30,8 @@ from edgeloop.components.packaging import (
     build_model_component as _build_model_component,
 )
 
+from .model import PowerModel
+
 MODEL_COMPONENT = "com.edgeloop.TwinModel"
 TWIN_COMPONENT = "com.edgeloop.DigitalTwin"
 MODEL_ARCHIVE = "twin-model.zip"
@@ -38,7 +40,6 @@ TWIN_TEMPLATE = RECIPE_TEMPLATES / f"{TWIN_COMPONENT}.yaml"
 
 
 def _load(model_dir: Path) -> Any:
-    from .model import PowerModel  # xgboost only when a model is packaged
     return PowerModel.load(model_dir)
 
 

@@ -56,7 +56,7 @@ class TelemetryFrame:
 
     @classmethod
     def from_arrays(cls, flow: Sequence[float], pressure: Sequence[float], power: Sequence[float],
-                    config: Sequence[str], time: Sequence[float] | None = None) -> "TelemetryFrame":
+                    config: Sequence[str], time: Sequence[float] | None = None) -> TelemetryFrame:
         flow_a = np.asarray(flow, dtype=np.float64)
         time_a = (np.arange(len(flow_a), dtype=np.float64) if time is None
                   else np.asarray(time, dtype=np.float64))
@@ -64,13 +64,13 @@ class TelemetryFrame:
                    power=np.asarray(power, dtype=np.float64), config=np.asarray(list(config), dtype=object))
 
     @classmethod
-    def from_rows(cls, rows: Sequence[dict]) -> "TelemetryFrame":
+    def from_rows(cls, rows: Sequence[dict]) -> TelemetryFrame:
         """From dict rows as `Plant.history` yields them (timestamp a datetime or ISO string)."""
         times = [_to_seconds(r["timestamp"]) for r in rows] if rows and "timestamp" in rows[0] else None
         return cls.from_arrays([r["flow"] for r in rows], [r["pressure"] for r in rows],
                                [r["power"] for r in rows], [r["config"] for r in rows], times)
 
-    def select(self, mask: np.ndarray) -> "TelemetryFrame":
+    def select(self, mask: np.ndarray) -> TelemetryFrame:
         return TelemetryFrame(self.time[mask], self.flow[mask], self.pressure[mask], self.power[mask],
                               self.config[mask])
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import xgboost as xgb
 
 from edgeloop.contracts.ecg import LABELS
 from edgeloop.errors import NotFittedError
@@ -100,9 +101,8 @@ class EcgClassifier:
                 "eval_metric": "mlogloss", "tree_method": "hist", "seed": self.seed,
                 "nthread": self.n_jobs}
 
-    def fit(self, X: Any, y: Any, *, X_val: Any = None, y_val: Any = None) -> "EcgClassifier":
+    def fit(self, X: Any, y: Any, *, X_val: Any = None, y_val: Any = None) -> EcgClassifier:
         """Train on (X, y); pick the forwarding threshold on (X_val, y_val) when given (else 0.5)."""
-        import xgboost as xgb
 
         X = self._check_X(X)
         y = encode_labels(y)
@@ -185,9 +185,8 @@ class EcgClassifier:
         return write_model_dir(directory, {MODEL_FILE: bytes(self.booster_.save_raw("ubj"))}, metadata)
 
     @classmethod
-    def load(cls, directory: str | Path) -> "EcgClassifier":
+    def load(cls, directory: str | Path) -> EcgClassifier:
         """Load a saved classifier, verifying the model file's SHA-256 and the label/feature order."""
-        import xgboost as xgb
 
         metadata = read_metadata(directory, FORMAT, "ECG classifier")
         where = Path(directory) / "metadata.json"

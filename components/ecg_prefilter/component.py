@@ -162,7 +162,7 @@ class PrefilterComponent:
                 self._publish_all(service.tick())
             if now >= next_status:
                 next_status = now + service.settings.status_interval_s
-                self._publish_all(service.status("periodic", **self._queue_stats()))
+                self._publish_all(service.status("periodic", None, **self._queue_stats()))
 
     def _handle(self, job: tuple) -> None:
         if job[0] == "collect":

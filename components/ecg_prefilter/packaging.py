@@ -22,6 +22,8 @@ from edgeloop.components.packaging import (
     build_model_component,
 )
 
+from .classifier import EcgClassifier
+
 MODEL_COMPONENT = "com.edgeloop.EcgModel"
 PREFILTER_COMPONENT = "com.edgeloop.EcgPrefilter"
 MODEL_ARCHIVE = "ecg-model.zip"
@@ -30,7 +32,6 @@ PREFILTER_TEMPLATE = RECIPE_TEMPLATES / f"{PREFILTER_COMPONENT}.yaml"
 
 
 def _load(model_dir: Path) -> Any:
-    from .classifier import EcgClassifier  # xgboost only when a model is packaged
     return EcgClassifier.load(model_dir)
 
 

@@ -41,9 +41,12 @@ COUNTERS = ("chunks", "duplicates", "reordered", "late", "gaps", "missing_chunks
 class ChunkLike(Protocol):
     """What reassembly needs of a chunk (contracts.ecg.Chunk has it)."""
 
-    seq: int
-    timestamp: float
-    ecg: np.ndarray
+    @property
+    def seq(self) -> int: ...
+    @property
+    def timestamp(self) -> float: ...
+    @property
+    def ecg(self) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

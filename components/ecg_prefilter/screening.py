@@ -94,6 +94,7 @@ _loaded: tuple[str, str, EcgClassifier] | None = None     # (directory, sha256, 
 
 def _warm_up() -> None:
     """Process initializer: import what analysis needs before the first window arrives."""
+    # lazy: warms each analysis process before its first window
     import xgboost  # noqa: F401
     from scipy import signal  # noqa: F401
 

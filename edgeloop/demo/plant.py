@@ -17,10 +17,16 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import numpy as np
+
+from edgeloop.cloud.ingest import TelemetryIngest
+from edgeloop.cloud.pipeline import TwinParams, run_twin_pipeline
+from edgeloop.cloud.promotion import PromotionRefused
+from edgeloop.components.digital_twin.packaging import build_twin_component
 from edgeloop.contracts.plant import (
     LIVE_ERROR_FILTER,
     LIVE_ERROR_TOPIC,
@@ -31,9 +37,10 @@ from edgeloop.contracts.plant import (
 )
 from edgeloop.contracts.topics import topic_levels
 from edgeloop.contracts.twin import IOT_REQUEST_TOPIC, IOT_RESPONSE_TOPIC, iot_response_filter
+from edgeloop.simulator.plant import Plant
+from edgeloop.simulator.plant.telemetry import history_batch, write_csv_file
 
-if TYPE_CHECKING:
-    from .runner import Demo
+from .session import DemoError, Session
 
 THING_PLANT_ID = "plant-1"
 TWIN = "com.edgeloop.DigitalTwin"
@@ -78,7 +85,6 @@ class Observer:
 
     def energy(self) -> dict[str, Any]:
         """True power of what ran (mostly the staging rule) against what the twin recommended."""
-        import numpy as np
         with self.lock:
             pairs = [(self.telemetry.get(r["timestamp"]), r) for r in self.recommendations]
         ran, advised, oracle = [], [], []
@@ -104,8 +110,7 @@ class Observer:
 
 
 class PlantScenario:
-    def __init__(self, demo: Demo) -> None:
-        from edgeloop.simulator.plant import Plant
+    def __init__(self, demo: Session) -> None:
         self.demo = demo
         self.plant = Plant.default(0)
         self.observer = Observer(self.plant)
@@ -114,13 +119,10 @@ class PlantScenario:
         self.versions: dict[str, str] = {}
 
     def setup(self) -> None:
-        from edgeloop.cloud.ingest import TelemetryIngest
-        from edgeloop.components.digital_twin.packaging import build_twin_component
-        from edgeloop.simulator.plant.telemetry import history_batch, write_csv_file
 
         demo = self.demo
         hours = demo.o.history_hours
-        start = datetime.now(timezone.utc) - timedelta(hours=hours)
+        start = datetime.now(UTC) - timedelta(hours=hours)
         write_csv_file(history_batch(self.plant, hours, 1, start), self.historian)
         demo.say(f"historian export: {hours:g} h of plant telemetry -> {self.historian.name}")
         self.versions["v1"] = self._train_and_approve([self.historian], "v1")
@@ -130,7 +132,7 @@ class PlantScenario:
         demo.say(f"{TWIN} 1.0.0 deployed; bridge routes: {', '.join(BRIDGE_ROUTES)}")
         self.ingest = TelemetryIngest(demo.cloud_url, demo.home.lake).start()
         demo.on_teardown(self.ingest.stop)
-        local = demo.client(demo.core.mqtt_url, "plant-hmi", self.observer.on_local,
+        local = demo.client(demo.device_url, "plant-hmi", self.observer.on_local,
                             TELEMETRY_TOPIC.format(plant_id=THING_PLANT_ID),
                             RECOMMENDATION_TOPIC.format(plant_id=THING_PLANT_ID))
         demo.on_teardown(local.loop_stop)
@@ -145,9 +147,12 @@ class PlantScenario:
         demo = self.demo
         proc = subprocess.Popen(
             [sys.executable, "-m", "edgeloop.cli", "simulate", "plant", "--plant-id", THING_PLANT_ID, "--broker",
-             demo.core.mqtt_url, "--speedup", str(demo.o.speedup), "--seed", "7"],
+             demo.device_url, "--speedup", str(demo.o.speedup), "--seed", "7"],
             stdout=subprocess.DEVNULL, stderr=open(demo.work / "plant.log", "w"))
-        demo.on_teardown(lambda: (proc.terminate(), proc.wait(20)))
+        def stop() -> None:
+            proc.terminate()
+            proc.wait(20)
+        demo.on_teardown(stop)
         demo.say(f"plant simulator publishing as client device `{THING_PLANT_ID}` "
                  f"({60 / demo.o.speedup * 1000:.0f} ms per simulated minute)")
 
@@ -169,8 +174,6 @@ class PlantScenario:
 
     # -- steps ------------------------------------------------------------------------------
     def _train_and_approve(self, data: list[Path], label: str, serving_check: bool = False) -> str:
-        from edgeloop.cloud.pipeline import TwinParams, run_twin_pipeline
-        from edgeloop.cloud.promotion import PromotionRefused
         demo = self.demo
         demo.say(f"[bold]twin {label}[/bold]: pipeline run twin on {len(data)} file(s) ...")
         params = TwinParams(plant_id=None, n_estimators=demo.o.n_estimators)
@@ -201,7 +204,6 @@ class PlantScenario:
         return ref
 
     def _ask_until(self, accept: Any, timeout: float, what: str) -> dict:
-        from .runner import DemoError
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             request_id = uuid.uuid4().hex[:12]

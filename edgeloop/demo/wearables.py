@@ -18,13 +18,21 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from edgeloop.cloud.ecg.alerts import AlertFanout
+from edgeloop.cloud.ecg.archive import PathologyArchive
+from edgeloop.cloud.ecg.pipeline import EcgParams, run_ecg_pipeline
+from edgeloop.cloud.ecg.receiver import EcgCloudReceiver
+from edgeloop.cloud.promotion import PromotionRefused
+from edgeloop.components.ecg_prefilter.packaging import build_prefilter_component
 from edgeloop.contracts.ecg import ALERT_FILTER, IOT_STATUS_TOPIC, SENSOR_FILTER
-from edgeloop.simulator.wearable.truth import score_forwarding, windows_cut
+from edgeloop.simulator.plant.publisher import parse_broker
+from edgeloop.simulator.wearable import WearableSimulator, device_ids
+from edgeloop.simulator.wearable.publisher import WearablePublisher
+from edgeloop.simulator.wearable.truth import score_forwarding, window_label, windows_cut
 
-if TYPE_CHECKING:
-    from .runner import Demo
+from .session import DemoError, Session
 
 PREFILTER = "com.edgeloop.EcgPrefilter"
 MODEL = "com.edgeloop.EcgModel"
@@ -69,7 +77,7 @@ class CareTeam:
 
 
 class WearableScenario:
-    def __init__(self, demo: Demo) -> None:
+    def __init__(self, demo: Session) -> None:
         self.demo = demo
         self.care = CareTeam()
         self.publisher: Any = None
@@ -79,12 +87,6 @@ class WearableScenario:
 
     # -- phases ------------------------------------------------------------------------------
     def setup(self) -> None:
-        from edgeloop.cloud.ecg.alerts import AlertFanout
-        from edgeloop.cloud.ecg.archive import PathologyArchive
-        from edgeloop.cloud.ecg.receiver import EcgCloudReceiver
-        from edgeloop.components.ecg_prefilter.packaging import (
-            build_prefilter_component,
-        )
 
         demo = self.demo
         self.versions["v1"] = self._train_and_approve("v1")
@@ -97,7 +99,7 @@ class WearableScenario:
         self.receiver = EcgCloudReceiver(demo.cloud_url, self.archive, self.fanout).start()
         demo.on_teardown(self.fanout.close)
         demo.on_teardown(self.receiver.stop)
-        nurse = demo.client(demo.core.mqtt_url, "nurse-station", self.care.on_local, ALERT_FILTER)
+        nurse = demo.client(demo.device_url, "nurse-station", self.care.on_local, ALERT_FILTER)
         demo.on_teardown(nurse.loop_stop)
         care = demo.client(demo.cloud_url, "care-team-app", self.care.on_cloud, ALERT_FILTER,
                            IOT_STATUS_TOPIC.format(thing=demo.thing))
@@ -105,17 +107,17 @@ class WearableScenario:
         demo.say(f"cloud receiver archives forwarded windows in {demo.home.ecg_archive}")
 
     def start(self) -> None:
-        from edgeloop.simulator.plant.publisher import parse_broker
-        from edgeloop.simulator.wearable import WearableSimulator, device_ids
-        from edgeloop.simulator.wearable.publisher import WearablePublisher
 
         demo = self.demo
         sim = WearableSimulator(seed=11)
-        self.publisher = WearablePublisher(sim, device_ids(demo.o.wearables), parse_broker(demo.core.mqtt_url),
+        self.publisher = WearablePublisher(sim, device_ids(demo.o.wearables), parse_broker(demo.device_url),
                                            speedup=demo.o.wearable_speedup)
         thread = threading.Thread(target=self.publisher.run, name="wearables", daemon=True)
         thread.start()
-        demo.on_teardown(lambda: (self.publisher.stop(), thread.join(30)))
+        def stop() -> None:
+            self.publisher.stop()
+            thread.join(30)
+        demo.on_teardown(stop)
         demo.say(f"{demo.o.wearables} wearables streaming 250 Hz ECG/PPG as client devices at "
                  f"{demo.o.wearable_speedup:g}x real time (a 60 s window every "
                  f"{WINDOW_S / demo.o.wearable_speedup:g} s)")
@@ -177,8 +179,6 @@ class WearableScenario:
 
     # -- steps -------------------------------------------------------------------------------
     def _train_and_approve(self, label: str, serving_check: bool = False) -> str:
-        from edgeloop.cloud.ecg.pipeline import EcgParams, run_ecg_pipeline
-        from edgeloop.cloud.promotion import PromotionRefused
 
         demo = self.demo
         demo.say(f"[bold]ECG {label}[/bold]: pipeline run ecg ...")
@@ -213,7 +213,6 @@ class WearableScenario:
         return ref
 
     def _wait_for_version(self, version: str, timeout: float) -> float:
-        from .runner import DemoError
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.care.lock:
@@ -231,7 +230,6 @@ class WearableScenario:
         """Label every unreviewed archived window with what the simulator says it was. Transition
         windows (a few seconds of an episode) stay unreviewed: a reviewer would call them unclear, and
         a label either way would teach the screener something false. Returns (reviewed, unclear)."""
-        from edgeloop.simulator.wearable.truth import window_label
         labels, t0 = self._truth()
         reviewed = unclear = 0
         for window in self.archive.windows(reviewed=False):

@@ -9,7 +9,11 @@ from typing import Any
 
 from edgeloop.errors import CommandError
 
+from .client import CoreClient, CoreNotRunning
+from .launcher import follow_parent
+from .nucleus import CoreOptions, run_core
 from .paths import CorePaths
+from .status import read_status, render_status
 
 
 def _name_version(text: str) -> tuple[str, str]:
@@ -31,9 +35,9 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    core = subparsers.add_parser("core", help="the local Greengrass core device",
-                                 description="Run unmodified Greengrass v2 components on this machine.")
+def register(core: argparse.ArgumentParser) -> None:
+    """Fill the `core` command group."""
+    core.description = "Run unmodified Greengrass v2 components on this machine."
     sub = core.add_subparsers(dest="core_command", metavar="ACTION", required=True)
 
     start = sub.add_parser("start", help="run the core device in the foreground")
@@ -84,8 +88,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from .launcher import follow_parent
-    from .nucleus import CoreOptions, run_core
     follow_parent()
     if args.iot_endpoint and not (args.cert and args.key and args.ca):
         raise CommandError("--iot-endpoint needs --cert, --key and --ca")
@@ -101,7 +103,6 @@ def _start(args: argparse.Namespace) -> int:
 
 
 def _deploy(args: argparse.Namespace) -> int:
-    from .client import CoreClient, CoreNotRunning
     if not (args.merge or args.remove or args.update_config):
         raise CommandError("nothing to do (give --merge, --remove or --update-config)")
     try:
@@ -127,7 +128,6 @@ def _deploy(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from .status import read_status, render_status
     paths = CorePaths.at(args.root)
     status = read_status(paths)
     if status is None:

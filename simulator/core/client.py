@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from awsiot.greengrasscoreipc.model import DeploymentStatus
@@ -43,7 +44,6 @@ class CoreClient:
 
     def create_deployment(self, *, recipe_dir: str | None, artifact_dir: str | None, merge: dict[str, str],
                           remove: list[str], configuration: dict[str, Any], failure_policy: str) -> str:
-        from pathlib import Path
         response = self.client.create_local_deployment(
             recipe_directory_path=str(Path(recipe_dir).resolve()) if recipe_dir else None,
             artifacts_directory_path=str(Path(artifact_dir).resolve()) if artifact_dir else None,
@@ -66,7 +66,7 @@ class CoreClient:
     def close(self) -> None:
         self.client.close()
 
-    def __enter__(self) -> "CoreClient":
+    def __enter__(self) -> CoreClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

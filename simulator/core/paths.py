@@ -14,7 +14,7 @@ class CorePaths:
     root: Path
 
     @classmethod
-    def at(cls, root: str | Path) -> "CorePaths":
+    def at(cls, root: str | Path) -> CorePaths:
         return cls(Path(root).expanduser().resolve())
 
     @property

@@ -8,8 +8,9 @@ A subscriber that raises is counted and logged and never costs the publisher or 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .topics import topic_matches
 
@@ -39,7 +40,7 @@ class Subscription:
     callback: Callback
     subscriber: str
     receive_own: bool = True
-    _bus: "PubSubBus | None" = field(default=None, repr=False)
+    _bus: PubSubBus | None = field(default=None, repr=False)
 
     def close(self) -> None:
         if self._bus is not None:

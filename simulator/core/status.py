@@ -7,6 +7,7 @@ import os
 import time
 from typing import Any
 
+from .deployment.records import DeploymentRecords
 from .paths import CorePaths
 
 
@@ -33,7 +34,6 @@ def read_status(paths: CorePaths, deployments: int = 10) -> dict[str, Any] | Non
         return None
     status = json.loads(paths.services_file.read_text())
     status["running"] = _alive(status.get("pid")) and status.get("stopped_at") is None
-    from .deployment.records import DeploymentRecords
     records = DeploymentRecords(paths.deployments).all()[-deployments:]
     status["deployments"] = [{
         "deploymentId": r.deployment_id, "status": r.status, "detailedStatus": r.detailed_status,

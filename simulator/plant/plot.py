@@ -15,11 +15,11 @@ from .plant import Plant
 
 def _pyplot():
     try:
-        import matplotlib
+        import matplotlib  # lazy: matplotlib is the optional 'plot' extra
     except ImportError:
         raise RuntimeError("drawing the plant needs matplotlib: pip install matplotlib") from None
     matplotlib.use("Agg")  # files only, no display
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: matplotlib is the optional 'plot' extra
     return plt
 
 

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
@@ -139,7 +139,7 @@ class PlantPublisher:
     def run(self, duration_s: float | None = None, count: int | None = None) -> int:
         """Publish until `duration_s` wall seconds or `count` samples; returns samples sent."""
         self.connect()
-        source = TelemetrySource(self.plant, datetime.now(timezone.utc), self.seed,
+        source = TelemetrySource(self.plant, datetime.now(UTC), self.seed,
                                  SIMULATED_STEP_S)
         seq, t0, last_report = 0, time.monotonic(), time.monotonic()
         try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 CSV_HEADER = ("timestamp", "flow", "pressure", "power", "config")
 # Deterministic default start of a history: a Monday, midnight UTC.
-DEFAULT_START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+DEFAULT_START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def to_datetime64(moment: datetime) -> np.datetime64:
     """A timezone-aware datetime as numpy UTC; naive datetimes are rejected, not guessed."""
     if moment.tzinfo is None:
         raise ValueError(f"start time {moment.isoformat()} has no timezone; pass UTC")
-    utc = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
     return np.datetime64(utc, "ms")
 
 

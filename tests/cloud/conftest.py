@@ -9,10 +9,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from edgeloop.simulator.plant import Plant
-from edgeloop.simulator.plant.telemetry import history_batch, write_csv_file
 
 from edgeloop import cli as edgeloop_cli
+from edgeloop.simulator.plant import Plant
+from edgeloop.simulator.plant.telemetry import history_batch, write_csv_file
 
 # Small XGBoost and Monte Carlo settings: seconds per run, and still a clear quality gap between
 # two weeks of history (good) and one day with two trees (worse).
@@ -21,16 +21,17 @@ GOOD = ["--n-estimators", "60", *FAST]
 WORSE = ["--n-estimators", "2", *FAST]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    return edgeloop_cli.build_parser()
+def parse(argv: list[str]) -> tuple[argparse.ArgumentParser, argparse.Namespace]:
+    """The top-level parser for `argv` and what it parsed, as `edgeloop` builds them."""
+    parser = edgeloop_cli.build_parser(argv)
+    return parser, parser.parse_args(argv)
 
 
 @pytest.fixture
 def cli(capsys) -> Callable[..., tuple[int, str, str]]:
     """Run `edgeloop <args>` for the cloud groups in this process; returns (exit code, stdout, stderr)."""
     def run(*args: str) -> tuple[int, str, str]:
-        parser = build_parser()
-        code = edgeloop_cli.run(parser, parser.parse_args([str(a) for a in args]))
+        code = edgeloop_cli.run(*parse([str(a) for a in args]))
         captured = capsys.readouterr()
         return code, captured.out, captured.err
     return run
@@ -50,9 +51,8 @@ def history_csvs(tmp_path_factory) -> dict[str, Path]:
 def trained_home(history_csvs) -> Iterator[Path]:
     """A cloud home where two twin runs registered edgeloop-twin/1 (good) and /2 (worse), both pending."""
     home = Path(tempfile.mkdtemp(prefix="elh-"))
-    parser = build_parser()
     for data, params in ((history_csvs["two_weeks"], GOOD), (history_csvs["one_day"], WORSE)):
-        args = parser.parse_args(["pipeline", "run", "twin", "--home", str(home), "--data", str(data), *params])
+        _, args = parse(["pipeline", "run", "twin", "--home", str(home), "--data", str(data), *params])
         assert args.func(args) == 0
     yield home
     shutil.rmtree(home, ignore_errors=True)

@@ -14,11 +14,12 @@ import pytest
 import yaml
 from archivekit import window_body
 from corekit import start_core
+
+from edgeloop.cli import build_parser
 from edgeloop.cloud.ecg.archive import PathologyArchive
 from edgeloop.cloud.promotion import PromotionLog
 from edgeloop.cloud.registry import APPROVED, LocalRegistry
 from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
-
 from edgeloop.contracts.ecg import parse_window
 from edgeloop.modelfiles import metadata_sha256
 
@@ -30,7 +31,6 @@ SMALL = ["--devices", "4", "--minutes", "4"]      # misses the normal-forwarded 
 @pytest.fixture(scope="module")
 def ecg_home(tmp_path_factory) -> Path:
     """A home whose archive has three forwarded windows, two of them reviewed, and one good run."""
-    from edgeloop.cli import build_parser
     home = tmp_path_factory.mktemp("ecg-home")
     with PathologyArchive(home / "ecg-archive") as archive:      # close(): its renderer process ends
         for i, condition in enumerate(("af", "other", "noisy")):
@@ -38,7 +38,8 @@ def ecg_home(tmp_path_factory) -> Path:
             archive.store(parse_window(body))
         archive.review("wearable-0000-1709294400000", "af", "dr-test")
         archive.review("wearable-0001-1709294400000", "other", "dr-test")
-    args = build_parser().parse_args(["pipeline", "run", "ecg", "--home", str(home), *GOOD])
+    argv = ["pipeline", "run", "ecg", "--home", str(home), *GOOD]
+    args = build_parser(argv).parse_args(argv)
     assert args.func(args) == 0
     return home
 
@@ -107,6 +108,7 @@ def test_approve_deploys_the_model_component_to_a_real_core(home, cli, short_tmp
 
 def test_classify_without_model_uses_the_newest_approved_ecg_model(home, cli, tmp_path):
     import numpy as np
+
     from edgeloop.simulator.wearable import WearableSimulator
     from edgeloop.simulator.wearable.rhythm import Episode
     recording = tmp_path / "af.npy"

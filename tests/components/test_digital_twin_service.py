@@ -223,7 +223,7 @@ def test_telemetry_needs_a_timestamp_with_a_timezone(service: TwinService, times
 
 
 def test_telemetry_takes_the_plant_from_the_topic_and_echoes_the_timestamp_in_utc(service: TwinService) -> None:
-    service.configure(Settings(recommend_every=1))
+    service.configure(TwinSettings(recommend_every=1))
     sample = {"timestamp": "2024-01-01T02:00:00+02:00", "flow": 300, "pressure": 100, "power": 50, "config": "c1c2"}
     (topic, body), = service.handle_telemetry("dt/compressor/p9/telemetry", sample)
     assert topic == "dt/compressor/p9/recommendation"

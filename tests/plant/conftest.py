@@ -65,13 +65,13 @@ def subscriber(broker: Mosquitto) -> Iterator[Subscriber]:
 
 
 def run_cli(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
-    """`python -m edgeloop.simulator.cli simulate plant ARGS` as a real process."""
-    return subprocess.run([sys.executable, "-m", "edgeloop.simulator.cli", "simulate", "plant",
+    """`python -m edgeloop.cli simulate plant ARGS` as a real process."""
+    return subprocess.run([sys.executable, "-m", "edgeloop.cli", "simulate", "plant",
                            *args], capture_output=True, text=True, timeout=timeout)
 
 
 def start_cli(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "edgeloop.simulator.cli", "simulate", "plant",
+    return subprocess.Popen([sys.executable, "-m", "edgeloop.cli", "simulate", "plant",
                              *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 from datetime import datetime
@@ -10,15 +9,14 @@ from datetime import datetime
 import pytest
 
 from edgeloop import cli as edgeloop_cli
-from edgeloop.simulator import cli as simulate_cli
 from edgeloop.simulator.plant import Plant
 
 
 def run_in_process(*args: str) -> int:
     """Parse like the top-level `edgeloop` does and run the handler through its error path."""
-    parser = argparse.ArgumentParser(prog="edgeloop")
-    simulate_cli.register(parser.add_subparsers(dest="command", required=True))
-    parsed = parser.parse_args(["simulate", "plant", *args])
+    argv = ["simulate", "plant", *args]
+    parser = edgeloop_cli.build_parser(argv)
+    parsed = parser.parse_args(argv)
     return edgeloop_cli.run(parser, parsed)
 
 

@@ -14,7 +14,7 @@ EVENT = {"flow": "[280, 300]", "pressure": "[69, 70]", "simulations": "10", "no_
 
 
 def twin(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "edgeloop.cloud.twin.cli", "twin", *args], input=stdin,
+    return subprocess.run([sys.executable, "-m", "edgeloop.cli", "twin", *args], input=stdin,
                           capture_output=True, text=True, timeout=120)
 
 

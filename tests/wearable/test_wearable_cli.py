@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import itertools
 import json
@@ -14,10 +13,10 @@ import time
 import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
-from edgeloop import cli as edgeloop_cli
-from edgeloop.simulator import cli as simulate_cli
-from edgeloop.simulator.wearable.dataset import read_labels
 from paho.mqtt.enums import CallbackAPIVersion
+
+from edgeloop import cli as edgeloop_cli
+from edgeloop.simulator.wearable.dataset import read_labels
 
 FIELDS = {"device_id", "seq", "timestamp", "fs", "ecg", "ppg", "bpm"}
 
@@ -31,10 +30,10 @@ def edgeloop(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
 def run_in_process(*args: str) -> int:
     """Parse like the top-level `edgeloop` does and run the handler through its error path
     (argparse errors exit 2)."""
-    parser = argparse.ArgumentParser(prog="edgeloop")
-    simulate_cli.register(parser.add_subparsers(dest="command", required=True))
+    argv = ["simulate", "wearables", *args]
+    parser = edgeloop_cli.build_parser(argv)
     try:
-        parsed = parser.parse_args(["simulate", "wearables", *args])
+        parsed = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code)
     return edgeloop_cli.run(parser, parsed)

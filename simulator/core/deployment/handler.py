@@ -19,9 +19,10 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..config_store import ConfigError, ConfigStore
 from ..ipc.core_api import InvalidArguments, ResourceNotFound, UpdateEvent
@@ -36,12 +37,12 @@ from ..recipes.resolver import ResolutionError, dependency_order, resolve
 from ..recipes.store import ComponentStore
 from .notifier import UpdateNotifier
 from .records import (
-    DeploymentStatus,
-    DetailedStatus,
-    FailurePolicy,
     DeploymentRecord,
     DeploymentRecords,
     DeploymentRequest,
+    DeploymentStatus,
+    DetailedStatus,
+    FailurePolicy,
 )
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class DeployedSet:
     recipe_digests: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path) -> "DeployedSet":
+    def load(cls, path: Path) -> DeployedSet:
         if not path.exists():
             return cls()
         return cls(**json.loads(path.read_text()))

@@ -52,7 +52,7 @@ class DeploymentRequest:
     group_name: str = "LOCAL_DEPLOYMENT"
 
     @classmethod
-    def from_ipc(cls, payload: dict[str, Any]) -> "DeploymentRequest":
+    def from_ipc(cls, payload: dict[str, Any]) -> DeploymentRequest:
         return cls(
             recipe_dir=payload.get("recipeDirectoryPath"),
             artifact_dir=payload.get("artifactsDirectoryPath"),
@@ -76,7 +76,7 @@ class DeploymentRecord:
     finished_on: float | None = None
 
     @classmethod
-    def new(cls, request: DeploymentRequest) -> "DeploymentRecord":
+    def new(cls, request: DeploymentRequest) -> DeploymentRecord:
         return cls(deployment_id=str(uuid.uuid4()), request=request)
 
     def to_ipc(self) -> dict[str, Any]:

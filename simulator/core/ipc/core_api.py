@@ -7,8 +7,9 @@ lifecycle manager and the deployment handler).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from ..config_store import ConfigStore
 from ..pubsub import PubSubBus

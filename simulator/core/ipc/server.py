@@ -25,8 +25,9 @@ import logging
 import os
 import struct
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import wire
 from .authz import Authorizer
@@ -76,7 +77,7 @@ class _Stream:
 
     __slots__ = ("conn", "stream_id", "op", "_event_headers", "_cleanups", "_pending", "closed")
 
-    def __init__(self, conn: "_Connection", stream_id: int, op: Operation) -> None:
+    def __init__(self, conn: _Connection, stream_id: int, op: Operation) -> None:
         self.conn = conn
         self.stream_id = stream_id
         self.op = op
@@ -133,7 +134,7 @@ class _Stream:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, server: "IpcServer") -> None:
+    def __init__(self, server: IpcServer) -> None:
         self.server = server
         self.transport: asyncio.Transport | None = None
         self.decoder = wire.Decoder(server.max_message_size)

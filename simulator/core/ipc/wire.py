@@ -20,8 +20,9 @@ import datetime as _dt
 import struct
 import uuid
 import zlib
+from collections.abc import Iterable
 from enum import IntEnum, IntFlag
-from typing import Any, Iterable, NamedTuple
+from typing import Any, NamedTuple
 
 PRELUDE_LEN = 12
 MESSAGE_CRC_LEN = 4
@@ -99,7 +100,7 @@ _I64 = struct.Struct(">q")
 _PRELUDE = struct.Struct(">II")
 _PRELUDE_FULL = struct.Struct(">III")
 _U32 = struct.Struct(">I")
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 _INT_TYPES = {HeaderType.BYTE: _I8, HeaderType.INT16: _I16, HeaderType.INT32: _I32, HeaderType.INT64: _I64}
 
@@ -163,7 +164,7 @@ def encode_message(headers: Iterable[Header | tuple[str, HeaderType, Any]], payl
 
 def _datetime_to_millis(value: _dt.datetime) -> int:
     if value.tzinfo is None:
-        value = value.replace(tzinfo=_dt.timezone.utc)
+        value = value.replace(tzinfo=_dt.UTC)
     delta = value - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 

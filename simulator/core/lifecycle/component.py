@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Awaitable, Callable
 
 from ..recipes.model import DEFAULT_TIMEOUTS, LifecycleStep, Manifest, Recipe
 from .process import (
@@ -41,7 +41,7 @@ class ComponentSpec:
     soft_dependencies: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_recipe(cls, recipe: Recipe, manifest: Manifest) -> "ComponentSpec":
+    def from_recipe(cls, recipe: Recipe, manifest: Manifest) -> ComponentSpec:
         lifecycle = manifest.lifecycle_steps()
         steps = {name: step if step.timeout is not None else replace(step, timeout=DEFAULT_TIMEOUTS[name])
                  for name, step in lifecycle.steps.items()}
@@ -158,7 +158,7 @@ class ComponentRunner:
             self._process = proc
             try:
                 code = await asyncio.wait_for(proc.wait(), step.timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await proc.terminate(grace_s=2.0)
                 self._error(f"Startup timed out after {step.timeout:g}s")
                 return
@@ -184,7 +184,7 @@ class ComponentRunner:
     async def _watch_run(self, proc: ScriptProcess, generation: int, timeout: float | None) -> None:
         try:
             code = await asyncio.wait_for(proc.wait(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             if generation == self._generation:
                 await proc.terminate(grace_s=2.0)
                 self._error(f"Run timed out after {timeout:g}s")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from ..ipc.core_api import ComponentInfo, ComponentNotFound, InvalidArguments
 from ..paths import CorePaths
@@ -164,7 +164,7 @@ class LifecycleManager:
             self._waiters.append(waiter)
             try:
                 await asyncio.wait_for(waiter, max(0.0, deadline - loop.time()))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     # -- the LifecycleApi (IPC) ----------------------------------------------------------------

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-
 EXIT_POLL_S = 0.01
 
 
@@ -96,7 +95,7 @@ class ScriptProcess:
         self._signal(signal.SIGTERM)
         try:
             code: int | None = await asyncio.wait_for(self.wait(), grace_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             code = None
         while self._group_alive() and loop.time() < deadline:
             await asyncio.sleep(0.05)
@@ -144,7 +143,7 @@ async def run_step(script: str, *, step: str, env: dict[str, str], cwd: Path, lo
     proc = await spawn(script, step=step, env=env, cwd=cwd, log=log)
     try:
         code = await asyncio.wait_for(proc.wait(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         await proc.terminate(grace_s=2.0)
         log.note(f"{step} timed out after {timeout:g}s")
         return StepResult(exit_code=None, timed_out=True)

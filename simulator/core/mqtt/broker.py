@@ -61,10 +61,10 @@ def _bound_port(broker: object) -> int:
 
 
 async def _serve(host: str, port: int, port_file: Path | None) -> int:
-    from amqtt.broker import (
+    from amqtt.broker import (  # lazy: amqtt runs in the broker's process, not the core's
         Broker,  # imported here: the parent side must not pay for amqtt
     )
-    from amqtt.errors import BrokerError
+    from amqtt.errors import BrokerError  # lazy: amqtt runs in the broker's process, not the core's
 
     broker = Broker(broker_config(host, port))
     try:
@@ -204,7 +204,7 @@ class EmbeddedBroker:
             self._log = None
         self.port = None
 
-    def __enter__(self) -> "EmbeddedBroker":
+    def __enter__(self) -> EmbeddedBroker:
         self.start()
         return self
 

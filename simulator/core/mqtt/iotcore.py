@@ -22,9 +22,9 @@ import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from ..ipc.core_api import CoreError, InvalidArguments, IotMessage
 from ..topics import filter_covers, topic_matches, validate_filter, validate_topic
@@ -33,8 +33,8 @@ from .spool import DEFAULT_MAX_BYTES, Spool
 from .transports import (
     AwsIotTransport,
     NotConnected,
-    PendingPublish,
     PahoTransport,
+    PendingPublish,
     Transport,
     TransportEvents,
 )
@@ -79,7 +79,7 @@ class IotCoreLink:
     @classmethod
     def for_broker(cls, url: str, thing_name: str, spool_path: str | Path, *,
                    max_spool_bytes: int = DEFAULT_MAX_BYTES, min_backoff: int = 1, max_backoff: int = 30,
-                   ack_timeout: float = 10.0) -> "IotCoreLink":
+                   ack_timeout: float = 10.0) -> IotCoreLink:
         """A link to `mqtt://host:port` (MQTT 3.1.1) or `mqtt5://host:port`; the client id is the thing name."""
         transport = PahoTransport(url, thing_name, min_backoff=min_backoff, max_backoff=max_backoff)
         return cls(transport, Spool(spool_path, max_spool_bytes), ack_timeout=ack_timeout)
@@ -87,13 +87,13 @@ class IotCoreLink:
     @classmethod
     def for_aws_iot(cls, endpoint: str, cert_path: str | Path, key_path: str | Path, ca_path: str | Path | None,
                     thing_name: str, spool_path: str | Path, *, port: int = 8883,
-                    max_spool_bytes: int = DEFAULT_MAX_BYTES, ack_timeout: float = 10.0) -> "IotCoreLink":
+                    max_spool_bytes: int = DEFAULT_MAX_BYTES, ack_timeout: float = 10.0) -> IotCoreLink:
         """A link to AWS IoT Core over mutual TLS. Raises CoreError naming a missing or unreadable file."""
         transport = AwsIotTransport(endpoint, cert_path, key_path, ca_path, thing_name, port=port)
         return cls(transport, Spool(spool_path, max_spool_bytes), ack_timeout=ack_timeout)
 
     @classmethod
-    def disabled(cls, spool_path: str | Path, *, max_spool_bytes: int = DEFAULT_MAX_BYTES) -> "IotCoreLink":
+    def disabled(cls, spool_path: str | Path, *, max_spool_bytes: int = DEFAULT_MAX_BYTES) -> IotCoreLink:
         """No cloud configured: publishes are spooled (nothing is lost), subscriptions are accepted."""
         return cls(None, Spool(spool_path, max_spool_bytes))
 

@@ -13,9 +13,10 @@ Both call `TransportEvents` from their own network thread (paho's loop thread, t
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
@@ -69,7 +70,7 @@ class BrokerUrl:
     mqtt5: bool
 
     @classmethod
-    def parse(cls, url: str) -> "BrokerUrl":
+    def parse(cls, url: str) -> BrokerUrl:
         """`mqtt://host:port` (MQTT 3.1.1) or `mqtt5://host:port`; a clear ValueError otherwise."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtt5"):
@@ -244,7 +245,7 @@ class AwsIotTransport:
                 p.open("rb").close()
             except OSError as exc:
                 raise CoreError(f"AWS IoT Core link: cannot read the {what} file {p}: {exc.strerror}") from None
-        from awscrt import mqtt5
+        from awscrt import mqtt5  # lazy: only a link to AWS IoT Core needs the CRT's MQTT 5
         from awsiot import mqtt5_client_builder
 
         self._mqtt5 = mqtt5

@@ -9,8 +9,9 @@ Platform attribute names.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 SELF = "self"  # unknown keys of this object hold the same kind of object (selection keys)
 
@@ -23,7 +24,7 @@ class Obj:
     extra: Any = None  # None: leave values of unknown keys untouched; SELF: recurse with this Obj
 
     @classmethod
-    def of(cls, *entries: tuple[str, Any], extra: Any = None) -> "Obj":
+    def of(cls, *entries: tuple[str, Any], extra: Any = None) -> Obj:
         return cls({name.lower(): (name, child) for name, child in entries}, extra)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import platform as _platform
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from .model import Manifest, Recipe
 

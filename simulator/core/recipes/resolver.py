@@ -10,7 +10,7 @@ requirements it brings, so resolution repeats until the choice no longer changes
 from __future__ import annotations
 
 from collections import deque
-from typing import Mapping
+from collections.abc import Mapping
 
 import nodesemver
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from ...topics import validate_filter, validate_topic
 from ..core_api import CoreApi, InvalidArguments

@@ -21,22 +21,17 @@ deploys them, and the cloud promotion publishes the same files. Two kinds of com
 
 Zips are deterministic (sorted entries, fixed timestamps and modes): the same input, the same digest.
 
-CLI (a GDK custom build runs the first form in its project folder):
-
-    python -m edgeloop.components.packaging gdk-build [--project DIR]
-    python -m edgeloop.components.packaging component NAME --version V --recipe-dir R --artifact-dir A
-    python -m edgeloop.components.packaging model NAME --model-dir M --version V --model-version REF \\
-        --recipe-dir R --artifact-dir A
+  __init__   this builder: ModelKind, InferenceKind and the two build functions, shared by every line
+  catalogue  the kinds edgeloop builds (each line declares its own in <component>/packaging.py) and
+             GDK's custom build
+  __main__   the command line, `python -m edgeloop.components.packaging` (see there)
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
-import json
 import shutil
-import sys
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -55,7 +50,7 @@ DEFAULT_BUCKET = "edgeloop-components"
 DEFAULT_AUTHOR = "edgeloop"
 DEFAULT_MODEL_REQUIREMENT = ">=1.0.0 <2.0.0"
 MAX_RECIPE_BYTES = 16_000              # the Greengrass service's recipe size limit
-SOURCE_ROOT = Path(__file__).resolve().parents[1]
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
 # The folders pyproject.toml's [tool.setuptools] package-dir installs as edgeloop packages; a
 # constant rather than pyproject.toml parsed at build time (tests/test_packaging.py checks they agree).
 SOURCE_FOLDERS = ("edgeloop", "simulator", "cloud", "components")
@@ -136,7 +131,8 @@ def files_under(folder: Path) -> list[Path]:
                               for part in p.relative_to(folder).parts))
 
 
-def check_version(version: str, what: str) -> str:
+def check_version(version: object, what: str) -> str:
+    """`version` if it is a semantic version; PackagingError naming `what` if not."""
     if not isinstance(version, str) or nodesemver.valid(version, False) is None:
         raise PackagingError(f"{what}: {version!r} is not a semantic version like 1.0.0")
     return version
@@ -268,103 +264,3 @@ def build_inference_component(kind: InferenceKind, version: str, recipe_dir: Pat
     recipe = render_recipe(Path(template or kind.template), kind.component, version, folder, author=author,
                            bucket=bucket, model_requirement=model_requirement)
     return write_recipe(recipe, Path(recipe_dir) / (recipe_name or f"{kind.component}-{version}.yaml"))
-
-
-# -- the catalogue ----------------------------------------------------------------------------------
-def model_kinds() -> dict[str, ModelKind]:
-    from edgeloop.components.digital_twin.packaging import TWIN_MODEL_KIND
-    from edgeloop.components.ecg_prefilter.packaging import ECG_MODEL_KIND
-    return {k.component: k for k in (TWIN_MODEL_KIND, ECG_MODEL_KIND)}
-
-
-def inference_kinds() -> dict[str, InferenceKind]:
-    from edgeloop.components.digital_twin.packaging import TWIN_INFERENCE_KIND
-    from edgeloop.components.ecg_prefilter.packaging import PREFILTER_INFERENCE_KIND
-    return {k.component: k for k in (TWIN_INFERENCE_KIND, PREFILTER_INFERENCE_KIND)}
-
-
-# -- GDK custom build -----------------------------------------------------------------------------
-def read_gdk_config(project: Path) -> tuple[str, dict[str, Any]]:
-    """(component name, its entry) from `gdk-config.json`, checked for what this build needs."""
-    path = project / "gdk-config.json"
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PackagingError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise PackagingError(f"{path}: not JSON: {exc.msg} at line {exc.lineno}") from None
-    components = config.get("component") if isinstance(config, dict) else None
-    if not isinstance(components, dict) or len(components) != 1:
-        raise PackagingError(f"{path}: 'component' must hold exactly one component")
-    (name, entry), = components.items()
-    known = inference_kinds()
-    if name not in known:
-        raise PackagingError(f"{path}: component {name!r}: this build makes {', '.join(sorted(known))}")
-    if not isinstance(entry, dict):
-        raise PackagingError(f"{path}: component {name}: expected an object")
-    version = entry.get("version")
-    if version == "NEXT_PATCH":
-        raise PackagingError(f"{path}: component {name}: version NEXT_PATCH is chosen by `gdk component "
-                             f"publish` against the Greengrass service; a local build needs a semantic version")
-    check_version(version, f"{path}: component {name}: version")
-    return name, entry
-
-
-def gdk_build(project: Path) -> Path:
-    """GDK's custom build step: `greengrass-build/recipes/recipe.yaml` and
-    `greengrass-build/artifacts/<name>/<version>/` from the project's gdk-config.json and recipe.yaml."""
-    project = Path(project).resolve()
-    name, entry = read_gdk_config(project)
-    template = project / "recipe.yaml"
-    if not template.is_file():
-        raise PackagingError(f"{project}: no recipe.yaml beside gdk-config.json")
-    out = project / "greengrass-build"
-    if out.exists():
-        shutil.rmtree(out)
-    bucket = str((entry.get("publish") or {}).get("bucket") or DEFAULT_BUCKET)
-    return build_inference_component(inference_kinds()[name], entry["version"], out / "recipes",
-                                     out / "artifacts", template=template,
-                                     author=str(entry.get("author") or DEFAULT_AUTHOR), bucket=bucket,
-                                     recipe_name="recipe.yaml")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edgeloop.components.packaging",
-                                     description="Build edgeloop's Greengrass components.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    gdk = sub.add_parser("gdk-build", help="the GDK custom build (reads gdk-config.json and recipe.yaml)")
-    gdk.add_argument("--project", type=Path, default=Path.cwd(), help="folder with gdk-config.json")
-    component = sub.add_parser("component", help="build an inference component from its recipe template")
-    model = sub.add_parser("model", help="build a model component from a model directory")
-    component.add_argument("name", help="e.g. com.edgeloop.DigitalTwin or com.edgeloop.EcgPrefilter")
-    model.add_argument("name", help="e.g. com.edgeloop.TwinModel or com.edgeloop.EcgModel")
-    for command in (component, model):
-        command.add_argument("--version", required=True)
-        command.add_argument("--recipe-dir", type=Path, required=True)
-        command.add_argument("--artifact-dir", type=Path, required=True)
-    component.add_argument("--model-requirement", default=DEFAULT_MODEL_REQUIREMENT)
-    model.add_argument("--model-dir", type=Path, required=True)
-    model.add_argument("--model-version", required=True, help="registry model version, e.g. edgeloop-twin/3")
-    args = parser.parse_args(argv)
-    try:
-        if args.command == "gdk-build":
-            recipe = gdk_build(args.project)
-        else:
-            kinds: Mapping[str, Any] = inference_kinds() if args.command == "component" else model_kinds()
-            if args.name not in kinds:
-                raise PackagingError(f"unknown {args.command} {args.name!r}; known: {', '.join(sorted(kinds))}")
-            if args.command == "component":
-                recipe = build_inference_component(kinds[args.name], args.version, args.recipe_dir,
-                                                   args.artifact_dir, model_requirement=args.model_requirement)
-            else:
-                recipe = build_model_component(kinds[args.name], args.model_dir, args.version, args.recipe_dir,
-                                               args.artifact_dir, model_version=args.model_version)
-    except PackagingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {recipe}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
