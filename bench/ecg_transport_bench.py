@@ -79,7 +79,7 @@ def generator_cost(devices: int = 200, chunks: int = 30) -> tuple[float, float]:
 
 def publish_main(args: argparse.Namespace) -> int:
     """Child mode: publish `seconds` chunks per device and save when each was handed to paho."""
-    from edgeloop.simulator.plant.publisher import BrokerAddress
+    from edgeloop.brokers import BrokerAddress
     from edgeloop.simulator.wearable import WearableSimulator
     from edgeloop.simulator.wearable.publisher import WearablePublisher
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from edgeloop.brokers import BrokerAddress, parse_broker
 from edgeloop.contracts.plant import TELEMETRY_FILTER
-from edgeloop.simulator.plant.publisher import BrokerAddress, parse_broker
 
 from .lake import Lake
 from .subscription import MqttSubscription

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edgeloop.simulator.plant.publisher import BrokerAddress
+from edgeloop.brokers import BrokerAddress
 
 
 class MqttSubscription:

@@ -18,10 +18,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from edgeloop.brokers import parse_broker
 from edgeloop.errors import CommandError
 from edgeloop.simulator.plant import Plant
 from edgeloop.simulator.plant.plot import plot_power_curves
-from edgeloop.simulator.plant.publisher import PlantPublisher, PublisherError, parse_broker
+from edgeloop.simulator.plant.publisher import PlantPublisher, PublisherError
 from edgeloop.simulator.plant.telemetry import history_batch, write_csv_file
 from edgeloop.simulator.wearable import WearableSimulator, device_ids
 from edgeloop.simulator.wearable.dataset import write_dataset, write_labels

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Source folder -> the package it installs as (pyproject.toml [tool.setuptools.package-dir]).
 PACKAGES = {"edgeloop": "edgeloop", "simulator": "edgeloop.simulator", "cloud": "edgeloop.cloud",
             "components": "edgeloop.components"}
-SDK = ("edgeloop.ipc", "edgeloop.runtime", "edgeloop.model_component", "edgeloop.modelfiles",
+SDK = ("edgeloop.ipc", "edgeloop.runtime", "edgeloop.model_component", "edgeloop.modelfiles", "edgeloop.brokers",
        "edgeloop.contracts", "edgeloop.errors")
 AREAS = ("edgeloop.components", "edgeloop.cloud", "edgeloop.simulator", "edgeloop.demo")
 CORE = "edgeloop.simulator.core"

@@ -33,8 +33,8 @@ from typing import Any, Self
 import numpy as np
 import paho.mqtt.client as mqtt
 
+from edgeloop.brokers import BrokerAddress, parse_broker
 from edgeloop.contracts import ecg as wire
-from edgeloop.simulator.plant.publisher import BrokerAddress, parse_broker
 
 from ..ingest import IngestError
 from ..subscription import MqttSubscription

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgeloop.brokers import parse_broker
 from edgeloop.cloud.ecg.alerts import AlertFanout
 from edgeloop.cloud.ecg.archive import PathologyArchive
 from edgeloop.cloud.ecg.pipeline import EcgParams, run_ecg_pipeline
@@ -27,7 +28,6 @@ from edgeloop.cloud.ecg.receiver import EcgCloudReceiver
 from edgeloop.cloud.promotion import PromotionRefused
 from edgeloop.components.ecg_prefilter.packaging import build_prefilter_component
 from edgeloop.contracts.ecg import ALERT_FILTER, IOT_STATUS_TOPIC, SENSOR_FILTER
-from edgeloop.simulator.plant.publisher import parse_broker
 from edgeloop.simulator.wearable import WearableSimulator, device_ids
 from edgeloop.simulator.wearable.publisher import WearablePublisher
 from edgeloop.simulator.wearable.truth import score_forwarding, window_label, windows_cut

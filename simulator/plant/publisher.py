@@ -11,13 +11,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edgeloop.brokers import BrokerAddress
 from edgeloop.contracts import plant as contract
 
 from .plant import Plant
@@ -29,32 +28,6 @@ CHUNK = 60  # samples generated at a time
 
 class PublisherError(Exception):
     """A problem the user can fix (bad address, unreachable broker, refused connection)."""
-
-
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
-
-
-def parse_broker(url: str) -> BrokerAddress:
-    """`mqtt://HOST:PORT` (or `tcp://`; port defaults to 1883) -> BrokerAddress."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"broker URL {url!r}: {exc}") from None
-    if parts.scheme not in ("mqtt", "tcp"):
-        raise ValueError(f"broker URL {url!r}: expected mqtt://HOST:PORT "
-                         f"(scheme {parts.scheme or 'missing'!r} not supported)")
-    if not parts.hostname:
-        raise ValueError(f"broker URL {url!r}: missing host, expected mqtt://HOST:PORT")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ValueError(f"broker URL {url!r}: unexpected path or query after HOST:PORT")
-    return BrokerAddress(parts.hostname, 1883 if port is None else port)
 
 
 def check_plant_id(plant_id: str) -> str:

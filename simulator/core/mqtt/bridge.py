@@ -45,13 +45,14 @@ from typing import Any
 
 import paho.mqtt.client as paho
 
+from edgeloop.brokers import parse_broker
+
 from ..ipc.core_api import IotCoreLinkApi, IotMessage
 from ..pubsub import Message, PubSubBus, Subscription
 from ..topics import topic_matches
 from .bridge_config import BridgeConfigError, Route, parse_mapping
 from .echo import EchoFilter
 from .filters import minimal_filters
-from .transports import BrokerUrl
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ class Bridge:
                  echo_window_s: float = 30.0) -> None:
         self.bus = bus
         self.iot_link = iot_link
-        self.local_url = BrokerUrl.parse(local_broker_url)
+        self.local_url = parse_broker(local_broker_url)
         self.call_soon = call_soon or _inline
         self._counters: Counter[str] = Counter()
         self._counter_lock = threading.Lock()

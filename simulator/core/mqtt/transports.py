@@ -17,11 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+
+from edgeloop.brokers import parse_broker
 
 from ..ipc.core_api import CoreError, IotMessage
 
@@ -61,28 +62,6 @@ class Transport(Protocol):
 
     def pending_subscriptions(self) -> int:
         """Subscribe/unsubscribe requests the broker has not acknowledged yet."""
-
-
-@dataclass(frozen=True)
-class BrokerUrl:
-    host: str
-    port: int
-    mqtt5: bool
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerUrl:
-        """`mqtt://host:port` (MQTT 3.1.1) or `mqtt5://host:port`; a clear ValueError otherwise."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "mqtt5"):
-            raise ValueError(f"broker URL {url!r}: scheme must be mqtt:// (MQTT 3.1.1) or mqtt5:// (MQTT 5), "
-                             f"got {parts.scheme or 'none'!r}")
-        if not parts.hostname:
-            raise ValueError(f"broker URL {url!r} has no host")
-        try:
-            port = parts.port or 1883
-        except ValueError as exc:
-            raise ValueError(f"broker URL {url!r}: bad port ({exc})") from None
-        return cls(parts.hostname, port, parts.scheme == "mqtt5")
 
 
 class _PahoPending:
@@ -131,7 +110,7 @@ def _from_paho(message: paho.MQTTMessage) -> IotMessage:
 class PahoTransport:
     def __init__(self, url: str, client_id: str, *, min_backoff: int = 1, max_backoff: int = 30,
                  keepalive: int = 30) -> None:
-        self.url = BrokerUrl.parse(url)
+        self.url = parse_broker(url)
         self.description = url
         self.client_id = client_id
         protocol = paho.MQTTv5 if self.url.mqtt5 else paho.MQTTv311
