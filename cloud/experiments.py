@@ -13,6 +13,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,15 @@ CREATE TABLE IF NOT EXISTS runs (
   steps TEXT NOT NULL,
   error TEXT
 )"""
-STATUSES = ("Running", "Succeeded", "Failed")
+class RunStatus(StrEnum):
+    """A pipeline run's status, and each of its steps' (SageMaker Pipelines' words)."""
+
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+STATUSES = tuple(RunStatus)
 
 
 def utc_now() -> str:
@@ -48,7 +57,7 @@ class UnknownRun(KeyError):
 class Run:
     run_id: str
     pipeline: str
-    status: str
+    status: RunStatus
     created_at: str
     parameters: dict[str, Any]
     finished_at: str | None = None
@@ -74,7 +83,7 @@ class ExperimentStore:
         """A new run in status Running; the id sorts by creation time."""
         now = datetime.now(UTC)
         run = Run(run_id=f"{pipeline}-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}", pipeline=pipeline,
-                  status="Running", created_at=utc_now(), parameters=parameters)
+                  status=RunStatus.RUNNING, created_at=utc_now(), parameters=parameters)
         self.save(run)
         return run
 
@@ -89,7 +98,7 @@ class ExperimentStore:
 
     @staticmethod
     def _run(row: sqlite3.Row) -> Run:
-        return Run(run_id=row["run_id"], pipeline=row["pipeline"], status=row["status"],
+        return Run(run_id=row["run_id"], pipeline=row["pipeline"], status=RunStatus(row["status"]),
                    created_at=row["created_at"], finished_at=row["finished_at"],
                    parameters=json.loads(row["parameters"]), metrics=json.loads(row["metrics"]),
                    artifacts=json.loads(row["artifacts"]), lineage=json.loads(row["lineage"]),

@@ -46,7 +46,7 @@ from edgeloop.contracts.plant import (
 from edgeloop.jsonsafe import json_safe
 from edgeloop.simulator.plant import Plant
 
-from .experiments import ExperimentStore, Run, utc_now
+from .experiments import ExperimentStore, Run, RunStatus, utc_now
 from .home import CloudHome
 from .lake import COLUMNS, Lake
 from .registry.base import ModelRegistry
@@ -222,17 +222,17 @@ class Steps:
 
     def __call__(self, name: str, action: Callable[[], str]) -> None:
         started, t0 = utc_now(), time.monotonic()
-        step: dict[str, Any] = {"name": name, "status": "Running", "started_at": started}
+        step: dict[str, Any] = {"name": name, "status": RunStatus.RUNNING, "started_at": started}
         self.run.steps.append(step)
         self.store.save(self.run)
         try:
             with self.console.status(f"[bold]{name}[/bold] ..."):
                 detail = action()
         except Exception as exc:
-            step.update({"status": "Failed", "seconds": round(time.monotonic() - t0, 3), "detail": str(exc)})
+            step.update({"status": RunStatus.FAILED, "seconds": round(time.monotonic() - t0, 3), "detail": str(exc)})
             self.console.print(f"[red]x[/red] {name:10s} failed: {exc}")
             raise
-        step.update({"status": "Succeeded", "seconds": round(time.monotonic() - t0, 3), "detail": detail})
+        step.update({"status": RunStatus.SUCCEEDED, "seconds": round(time.monotonic() - t0, 3), "detail": detail})
         self.store.save(self.run)
         self.console.print(f"[green]v[/green] {name:10s} {step['seconds']:6.2f} s  {detail}")
 
@@ -346,12 +346,12 @@ def run_steps(run: Run, store: ExperimentStore, step: Steps, actions: Sequence[t
         for name, action in actions:
             step(name, action)
     except Exception as exc:
-        run.status, run.finished_at, run.error = "Failed", utc_now(), f"{run.steps[-1]['name']}: {exc}"
+        run.status, run.finished_at, run.error = RunStatus.FAILED, utc_now(), f"{run.steps[-1]['name']}: {exc}"
         store.save(run)
         if isinstance(exc, expected):
             raise PipelineError(f"run {run.run_id} failed in {run.steps[-1]['name']}: {exc}") from exc
         raise
-    run.status, run.finished_at = "Succeeded", utc_now()
+    run.status, run.finished_at = RunStatus.SUCCEEDED, utc_now()
     store.save(run)
     return run
 

@@ -28,6 +28,7 @@ import hashlib
 import sqlite3
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
@@ -37,6 +38,7 @@ import yaml
 
 from edgeloop.components.packaging import PackagingError, build_model_component
 from edgeloop.simulator.core.client import CoreClient, CoreNotRunning
+from edgeloop.simulator.core.deployment.records import FailurePolicy
 from edgeloop.simulator.core.paths import CorePaths
 from edgeloop.simulator.core.status import read_status
 
@@ -70,10 +72,20 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS promotions (
   started_at TEXT NOT NULL,
   finished_at TEXT,
   deployment_id TEXT,
-  status TEXT NOT NULL,               -- PUBLISHED | SUCCEEDED | FAILED
+  status TEXT NOT NULL,               -- PromotionStatus
   detail TEXT NOT NULL DEFAULT '',
   seconds_to_serving REAL
 )"""
+
+
+class PromotionStatus(StrEnum):
+    """A promotion record's status: published only (no target), deploying, or the deployment's outcome."""
+
+    PUBLISHED = "PUBLISHED"
+    DEPLOYING = "DEPLOYING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
 
 
 class PromotionError(Exception):
@@ -89,7 +101,7 @@ class PromotionRefused(PromotionError):
 @dataclass
 class DeploymentOutcome:
     deployment_id: str
-    status: str
+    status: PromotionStatus             # SUCCEEDED, FAILED or CANCELED
     detail: str
 
 
@@ -123,19 +135,20 @@ class LocalCoreTarget:
             with CoreClient(self.paths) as client:
                 deployment_id = client.create_deployment(
                     recipe_dir=str(recipe_dir), artifact_dir=str(artifact_dir), merge={component: version},
-                    remove=[], configuration={component: {"RESET": [""]}}, failure_policy="ROLLBACK")
+                    remove=[], configuration={component: {"RESET": [""]}}, failure_policy=FailurePolicy.ROLLBACK)
                 result = client.wait_for_deployment(deployment_id, timeout_s=timeout_s, poll_s=0.1)
         except CoreNotRunning as exc:
             raise PromotionError(str(exc)) from None
-        status = result.get("status") or "UNKNOWN"
+        reported = result.get("status") or "UNKNOWN"
         details = result.get("deploymentStatusDetails") or {}
         detail = details.get("detailedDeploymentStatus", "")
         if details.get("deploymentFailureCause"):
             detail += f": {details['deploymentFailureCause']}"
-        if status not in ("SUCCEEDED", "FAILED", "CANCELED"):
-            detail = f"no outcome within {timeout_s:g} s (last status {status})"
-            status = "FAILED"
-        return DeploymentOutcome(deployment_id, status, detail)
+        finished = (PromotionStatus.SUCCEEDED, PromotionStatus.FAILED, PromotionStatus.CANCELED)
+        if reported in finished:
+            return DeploymentOutcome(deployment_id, PromotionStatus(reported), detail)
+        return DeploymentOutcome(deployment_id, PromotionStatus.FAILED,
+                                 f"no outcome within {timeout_s:g} s (last status {reported})")
 
 
 # -- records ------------------------------------------------------------------------------------
@@ -153,9 +166,14 @@ class Promotion:
     started_at: str
     finished_at: str | None
     deployment_id: str | None
-    status: str
+    status: PromotionStatus
     detail: str
     seconds_to_serving: float | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Promotion:
+        fields = dict(row)
+        return cls(**{**fields, "status": PromotionStatus(fields["status"])})
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -189,13 +207,13 @@ class PromotionLog:
 
     def get(self, promotion_id: int) -> Promotion:
         with self._connect() as db:
-            return Promotion(**dict(db.execute("SELECT * FROM promotions WHERE id = ?", (promotion_id,)).fetchone()))
+            return Promotion.from_row(db.execute("SELECT * FROM promotions WHERE id = ?", (promotion_id,)).fetchone())
 
     def all(self, component: str | None = None) -> list[Promotion]:
         """Oldest first; only `component`'s when given."""
         with self._connect() as db:
             rows = db.execute("SELECT * FROM promotions ORDER BY id")
-            return [Promotion(**dict(r)) for r in rows if component is None or r["component"] == component]
+            return [Promotion.from_row(r) for r in rows if component is None or r["component"] == component]
 
 
 # -- the component store ------------------------------------------------------------------------
@@ -279,7 +297,7 @@ class Promoter:
                 return None, None
             mine = [r for r in records if r.component_version == version and r.model_ref]
         else:
-            mine = [r for r in records if r.status in ("PUBLISHED", "SUCCEEDED") and r.model_ref]
+            mine = [r for r in records if r.status in (PromotionStatus.PUBLISHED, PromotionStatus.SUCCEEDED) and r.model_ref]
             version = mine[-1].component_version if mine else None
         if not mine:
             return version, None
@@ -346,7 +364,7 @@ class Promoter:
                               component_version=version, target=self.target.name if self.target else None,
                               artifact_sha256=hashlib.sha256(archive.read_bytes()).hexdigest(),
                               approved_at=package.updated_at, started_at=utc_now(),
-                              status="PUBLISHED" if self.target is None else "DEPLOYING",
+                              status=PromotionStatus.PUBLISHED if self.target is None else PromotionStatus.DEPLOYING,
                               detail=f"built {recipe}")
         if self.target is None:
             self.log.update(record, finished_at=utc_now())
@@ -359,9 +377,9 @@ class Promoter:
             outcome = self.target.deploy(component, self.home.recipe_dir, self.home.artifact_dir, version,
                                          self.deploy_timeout_s)
         except PromotionError as exc:
-            self.log.update(record, status="FAILED", finished_at=utc_now(), detail=str(exc))
+            self.log.update(record, status=PromotionStatus.FAILED, finished_at=utc_now(), detail=str(exc))
             raise
-        seconds = round(time.monotonic() - clock, 3) if outcome.status == "SUCCEEDED" else None
+        seconds = round(time.monotonic() - clock, 3) if outcome.status == PromotionStatus.SUCCEEDED else None
         self.log.update(record, status=outcome.status, deployment_id=outcome.deployment_id,
                         finished_at=utc_now(), detail=outcome.detail, seconds_to_serving=seconds)
         return self.log.get(record)
@@ -375,7 +393,7 @@ class Promoter:
         if current is None:
             raise PromotionError(f"{component} is not deployed on {self.target.name}; nothing to roll back")
         history = [r for r in reversed(self.log.all(component))
-                   if r.target == self.target.name and r.status == "SUCCEEDED"]
+                   if r.target == self.target.name and r.status == PromotionStatus.SUCCEEDED]
         current_ref = next((r.model_ref for r in history if r.component_version == current), None)
         previous = None
         for r in history:
@@ -393,10 +411,10 @@ class Promoter:
         clock = time.monotonic()
         record = self.log.add(kind="rollback", component=component, model_ref=previous.model_ref,
                               component_version=previous.component_version, target=self.target.name,
-                              artifact_sha256=previous.artifact_sha256, started_at=utc_now(), status="DEPLOYING",
+                              artifact_sha256=previous.artifact_sha256, started_at=utc_now(), status=PromotionStatus.DEPLOYING,
                               detail=f"from {current} ({current_ref or 'unknown model'})")
         result = self._deploy(record, component, previous.component_version, clock)
-        if result.status == "SUCCEEDED" and current_ref:
+        if result.status == PromotionStatus.SUCCEEDED and current_ref:
             package = self.registry.get(*parse_ref(current_ref))
             if package.status == APPROVED:
                 self.registry.set_status(package.group, package.version, REJECTED,

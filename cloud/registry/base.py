@@ -19,12 +19,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
-PENDING = "PendingManualApproval"
-APPROVED = "Approved"
-REJECTED = "Rejected"
-STATUSES = (PENDING, APPROVED, REJECTED)
+
+class ApprovalStatus(StrEnum):
+    """A model package's approval status, as SageMaker's ModelApprovalStatus spells it."""
+
+    PENDING = "PendingManualApproval"
+    APPROVED = "Approved"
+    REJECTED = "Rejected"
+
+
+PENDING, APPROVED, REJECTED = ApprovalStatus
+STATUSES = tuple(ApprovalStatus)
 # SageMaker's ModelPackageGroupName pattern.
 GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 

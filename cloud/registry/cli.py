@@ -25,6 +25,7 @@ from edgeloop.cloud.promotion import (
     Promoter,
     PromotionError,
     PromotionRefused,
+    PromotionStatus,
     last_component,
     last_target_root,
 )
@@ -165,7 +166,7 @@ def run_approve(args: argparse.Namespace) -> int:
     if record.target is None:
         print(f"deploy with: edgeloop core deploy --root ROOT --recipe-dir {home.recipe_dir} "
               f"--artifact-dir {home.artifact_dir} --merge {record.component}={record.component_version}")
-    return 0 if record.status in ("SUCCEEDED", "PUBLISHED") else 1
+    return 0 if record.status in (PromotionStatus.SUCCEEDED, PromotionStatus.PUBLISHED) else 1
 
 
 def run_reject(args: argparse.Namespace) -> int:
@@ -176,7 +177,7 @@ def run_reject(args: argparse.Namespace) -> int:
     except RegistryError as exc:
         raise CommandError(str(exc), 1) from None
     print(f"{package.ref} Rejected: {args.reason}")
-    serving = [r for r in promoter.log.all() if r.model_ref == package.ref and r.status == "SUCCEEDED"]
+    serving = [r for r in promoter.log.all() if r.model_ref == package.ref and r.status == PromotionStatus.SUCCEEDED]
     if serving:
         print(f"note: it was deployed as {serving[-1].component} {serving[-1].component_version} on "
               f"{serving[-1].target}; if it still serves there, run `edgeloop registry rollback`")
@@ -197,4 +198,4 @@ def run_rollback(args: argparse.Namespace) -> int:
     except PromotionError as exc:
         raise CommandError(str(exc), 1) from None
     _report(record)
-    return 0 if record.status == "SUCCEEDED" else 1
+    return 0 if record.status == PromotionStatus.SUCCEEDED else 1
