@@ -185,7 +185,7 @@ def main() -> int:
         device.loop_start()
         time.sleep(0.5)
         print(f"bridge: {args.bridge_count:,} messages from a paho client device ...", flush=True)
-        for i in range(args.bridge_count):
+        for _ in range(args.bridge_count):
             head = json.dumps({"phase": "bridge", "sent_ns": time.monotonic_ns()}).encode() + b"|"
             device.publish(TOPIC, head + b"x" * (SIZE - len(head)), qos=1)
         try:

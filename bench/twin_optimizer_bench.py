@@ -79,13 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     calls = 0
     start = time.perf_counter()
     baseline = []
-    for request, d in zip(requests[:count], draws[:count]):
+    for request, d in zip(requests[:count], draws[:count], strict=True):
         baseline.append(loop_rank(loaded, request, d))
         k = len(baseline[-1])
         calls += request.no_of_trials * k * (k + 1) // 2
     slow = time.perf_counter() - start
 
-    for k, (mine, reference) in enumerate(zip(rankings, baseline)):
+    for k, (mine, reference) in enumerate(zip(rankings, baseline, strict=True)):
         assert mine.ranked == reference, f"request {k} ranks differ:\n{mine.ranked}\n{reference}"
     slow_all = slow * len(requests) / count
     cells = sum(t.cells_predicted for t in optimizer._tables.values())

@@ -31,7 +31,8 @@ def register(cloud: argparse.ArgumentParser) -> None:
 
 def run_ingest(args: argparse.Namespace) -> int:
     home = CloudHome.at(args.home)
-    log = lambda line: print(f"edgeloop cloud ingest: {line}", file=sys.stderr, flush=True)
+    def log(line: str) -> None:
+        print(f"edgeloop cloud ingest: {line}", file=sys.stderr, flush=True)
     try:
         ingest = TelemetryIngest(args.broker, home.lake, log=log)
         ingest.start()

@@ -30,7 +30,7 @@ time.sleep(1.0)
 window, count = int(config["window"]), int(config["throughputCount"])
 started = time.monotonic()
 pending = []
-for i in range(count):
+for _ in range(count):
     pending.append(ipc.publish_to_topic_async(topic=topic, publish_message=message("throughput")))
     if len(pending) >= window:
         pending.pop(0).result(30)

@@ -240,7 +240,8 @@ def run_serve(args: argparse.Namespace) -> int:
     if args.duration is not None and not args.duration > 0:
         raise CommandError(f"--duration {args.duration:g}: must be positive")
     err = Console(stderr=True)
-    log = lambda line: err.print(f"edgeloop ecg archive serve: {line}", markup=False, highlight=False)
+    def log(line: str) -> None:
+        err.print(f"edgeloop ecg archive serve: {line}", markup=False, highlight=False)
     fanout = None
     try:
         archive = _open(args, create=True)

@@ -153,7 +153,7 @@ def simulated_windows(*, seed: int, devices: int, minutes: float, mix: Mix, fs: 
         else:
             with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
                 parts = []
-                for task, part in zip(tasks, pool.map(_device_windows, tasks)):
+                for task, part in zip(tasks, pool.map(_device_windows, tasks), strict=True):
                     parts.append(part)
                     advance(task.device_id)
     return WindowSet.concat(parts)

@@ -85,7 +85,7 @@ def metrics_of(model: EcgClassifier, windows: WindowSet, spec: dict[str, Any]) -
     abnormal = truth != "normal"
     index = {label: i for i, label in enumerate(LABELS)}
     confusion = np.zeros((len(LABELS), len(LABELS)), dtype=int)
-    for t, p in zip(truth, predicted):
+    for t, p in zip(truth, predicted, strict=True):
         confusion[index[t], index[p]] += 1
     transition_forwarded = (int(np.count_nonzero(model.scores(windows.transition_X) >= model.threshold_))
                             if len(windows.transition_X) else 0)

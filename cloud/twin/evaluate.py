@@ -113,7 +113,7 @@ def _pointwise_mean_power(plant: PlantOracle, rule: str, flow: np.ndarray, press
         chosen = np.asarray(many(flow) if rule == "staging" else many(flow, pressure), dtype=object)
     else:
         one = getattr(plant, f"{rule}_config")
-        chosen = np.array([one(float(f), float(p)) for f, p in zip(flow, pressure)], dtype=object)
+        chosen = np.array([one(float(f), float(p)) for f, p in zip(flow, pressure, strict=True)], dtype=object)
     power = np.empty(len(flow))
     for name in set(chosen.tolist()):
         rows = chosen == name
@@ -128,7 +128,7 @@ def evaluate(model: PowerModel, plant: PlantOracle, requests: Sequence[Request] 
     requests = list(requests if requests is not None else reference_grid())
     rankings = list(rankings) if rankings is not None else simulate(model, requests, seed)
     outcomes = []
-    for request, ranking in zip(requests, rankings):
+    for request, ranking in zip(requests, rankings, strict=True):
         flow, pressure = evaluation_points(request)
         oracle = _pointwise_mean_power(plant, "oracle", flow, pressure)
         baseline = _pointwise_mean_power(plant, "staging", flow, pressure)

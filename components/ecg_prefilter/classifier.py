@@ -111,7 +111,7 @@ class EcgClassifier:
         present = np.bincount(y, minlength=len(LABELS))
         if present[NORMAL] == 0 or present.sum() == present[NORMAL]:
             raise ValueError(f"training needs normal and non-normal windows; got counts "
-                             f"{dict(zip(LABELS, present.tolist()))}")
+                             f"{dict(zip(LABELS, present.tolist(), strict=True))}")
         weight = None
         if self.balance_classes:   # each present class carries the same total weight
             per_class = np.where(present > 0, len(y) / (np.count_nonzero(present) * np.maximum(present, 1)), 0)
@@ -122,7 +122,7 @@ class EcgClassifier:
         booster.set_param({"nthread": 1})     # inference: see predict_proba
         self.booster_ = booster
         self.threshold_ = 0.5
-        self.class_counts_ = dict(zip(LABELS, present.tolist()))
+        self.class_counts_ = dict(zip(LABELS, present.tolist(), strict=True))
         if X_val is not None:
             yv = encode_labels(y_val)
             scores = self.scores(X_val)
@@ -166,7 +166,7 @@ class EcgClassifier:
             forward = score >= self.threshold_
             abnormal = np.delete(np.arange(len(LABELS)), NORMAL)
             label = LABELS[int(abnormal[np.argmax(p[abnormal])])] if forward else "normal"
-            out.append(Verdict(label, score, forward, {k: float(v) for k, v in zip(LABELS, p)}))
+            out.append(Verdict(label, score, forward, {k: float(v) for k, v in zip(LABELS, p, strict=True)}))
         return out
 
     def predict(self, X: Any) -> np.ndarray:

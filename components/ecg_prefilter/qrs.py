@@ -59,7 +59,7 @@ def _classify(cands: np.ndarray, heights: np.ndarray, abs_slope: np.ndarray, fs:
     last_slope = 0.0
     i1_at = np.empty(cands.size)
     t_wave = T_WAVE_S * fs
-    for k, (pos, h, slope) in enumerate(zip(cands.tolist(), heights.tolist(), slopes)):
+    for k, (pos, h, slope) in enumerate(zip(cands.tolist(), heights.tolist(), slopes, strict=True)):
         i1 = npki + 0.25 * (spki - npki)
         i1_at[k] = i1
         is_beat = h > i1
@@ -102,7 +102,7 @@ def _search_back(beats: list[int], cands: np.ndarray, heights: np.ndarray, i1_at
         first = np.searchsorted(cands, starts[long_gaps] + refractory, side="right")
         last = np.searchsorted(cands, ends[long_gaps] - refractory, side="left")
         added = None
-        for a, b in zip(first.tolist(), last.tolist()):
+        for a, b in zip(first.tolist(), last.tolist(), strict=True):
             idx = a + np.flatnonzero(strong[a:b])
             if idx.size:
                 added = int(cands[idx[np.argmax(heights[idx])]])

@@ -104,7 +104,7 @@ def window_quality(win: Window, peaks: object) -> dict[str, float]:
     base = float(psd[freqs < 0.5].sum()) / total if total > 0 else 0.0
     hf = float(psd[freqs > 40.0].sum()) / total if total > 0 else 0.0
     if np.ptp(x) == 0:
-        return dict(zip(QUALITY_FEATURES, (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)))
+        return dict(zip(QUALITY_FEATURES, (1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0), strict=True))
     y = win.filtered
     kurt, skew = moments(y)
     tcorr = template_correlation(y, pk, fs)
@@ -112,4 +112,4 @@ def window_quality(win: Window, peaks: object) -> dict[str, float]:
     plausible = 1.0 if 24.0 <= rate_bpm <= 240.0 else 0.0
     quality = ((1.0 - flat) * (1.0 - min(1.0, 10.0 * clip)) * float(np.clip((kurt - 3.0) / 2.0, 0, 1))
                * float(np.clip(1.0 - 2.0 * hf, 0, 1)) * max(tcorr, 0.0) * plausible)
-    return dict(zip(QUALITY_FEATURES, (flat, clip, base, hf, kurt, skew, tcorr, float(quality))))
+    return dict(zip(QUALITY_FEATURES, (flat, clip, base, hf, kurt, skew, tcorr, float(quality)), strict=True))

@@ -93,7 +93,7 @@ class Conditions:
         p = self.profile
         hour, weekend = calendar(times)
         levels = tuple(np.where(weekend, we, wd)
-                       for wd, we in zip(p.weekday_levels, p.weekend_levels))
+                       for wd, we in zip(p.weekday_levels, p.weekend_levels, strict=True))
         flow = shift_level(p, hour, levels) + self.flow_noise.draw(len(times))
         flow = np.clip(flow, *p.flow_limits)
         on, off = p.setpoint_production, p.setpoint_off_shift

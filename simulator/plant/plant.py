@@ -31,7 +31,7 @@ class Plant:
         derived = {set_name(c): derive_boundary(c, spec.pressure_range[1]) for c in combos}
         chosen = derived if boundaries is None else _checked_boundaries(boundaries, derived)
         self._sets = {name: CompressorSet(c, chosen[name])
-                      for name, c in zip(derived, combos)}
+                      for name, c in zip(derived, combos, strict=True)}
         self.staging = StagingRule(chosen, spec.switch_margin,
                                    {n: len(s.units) for n, s in self._sets.items()})
 

@@ -10,6 +10,7 @@ When no set has headroom it runs the largest set that can still deliver.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 import numpy as np
@@ -50,7 +51,7 @@ class StagingRule:
         points = sorted({p for lo, hi in self.boundaries.values()
                          for p in (lo, hi, self.switch_margin * hi)})
         rows: list[tuple[float, float, str]] = []
-        for a, b in zip(points, points[1:]):
+        for a, b in itertools.pairwise(points):
             config = str(self.choose((a + b) / 2)[0])
             if rows and rows[-1][2] == config:
                 rows[-1] = (rows[-1][0], b, config)

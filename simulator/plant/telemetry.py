@@ -71,7 +71,7 @@ class Batch:
         return [{"timestamp": ts, "flow": float(f), "pressure": float(p), "power": float(w),
                  "config": str(c)}
                 for ts, f, p, w, c in zip(self.timestamps(), self.flow, self.pressure,
-                                          self.power, self.config)]
+                                          self.power, self.config, strict=True)]
 
 
 def to_datetime64(moment: datetime) -> np.datetime64:
@@ -165,7 +165,7 @@ def write_csv(batch: Batch, out: TextIO) -> None:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     writer.writerows(zip(batch.timestamps(), batch.flow.tolist(), batch.pressure.tolist(),
-                         batch.power.tolist(), batch.config.tolist()))
+                         batch.power.tolist(), batch.config.tolist(), strict=True))
 
 
 def write_csv_file(batch: Batch, path: str | Path) -> None:

@@ -10,7 +10,7 @@ All functions take numpy arrays and broadcast, so whole histories are computed a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -19,7 +19,7 @@ ATMOSPHERE_PSIA = 14.7
 HEAD_EXPONENT = 0.283
 
 
-class Control(str, Enum):
+class Control(StrEnum):
     """How a compressor follows demand below full load."""
 
     LOAD_UNLOAD = "load_unload"

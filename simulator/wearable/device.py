@@ -134,4 +134,4 @@ class DeviceGenerator:
         lows = np.searchsorted(times, np.asarray(ats) - window_s, side="left").tolist()
         highs = np.searchsorted(times, ats, side="right").tolist()
         return [round(60.0 * (hi - lo - 1) / (times[hi - 1] - times[lo]), 1) if hi - lo >= 2 else 0.0
-                for lo, hi in zip(lows, highs)]
+                for lo, hi in zip(lows, highs, strict=True)]

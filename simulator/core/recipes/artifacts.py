@@ -49,7 +49,7 @@ def _make_writable(root: Path) -> None:
     """Let the core replace what it made read-only on an earlier deployment of the same version."""
     if not root.exists():
         return
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, _, filenames in os.walk(root):
         os.chmod(dirpath, 0o755)
         for name in filenames:
             path = os.path.join(dirpath, name)
@@ -58,7 +58,7 @@ def _make_writable(root: Path) -> None:
 
 
 def _make_read_only(root: Path, file_mode: int) -> None:
-    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+    for dirpath, _, filenames in os.walk(root, topdown=False):
         for name in filenames:
             path = os.path.join(dirpath, name)
             if not os.path.islink(path):

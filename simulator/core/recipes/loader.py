@@ -288,7 +288,7 @@ def load_recipe(path: Path) -> Recipe:
 
 def _build(raw: dict[str, Any], lifecycles: list[dict[str, Any]], path: Path | None) -> Recipe:
     manifests = []
-    for manifest, lifecycle in zip(raw["Manifests"], lifecycles):
+    for manifest, lifecycle in zip(raw["Manifests"], lifecycles, strict=True):
         artifacts = []
         for art in manifest.get("Artifacts") or []:
             permission = art.get("Permission") or {}
