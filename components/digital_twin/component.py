@@ -64,6 +64,7 @@ from edgeloop.contracts.twin import (
     parse_twin_request,
     request_id_of,
 )
+from edgeloop.ipc import Ipc
 from edgeloop.model_component import (
     ModelIdentity,
     ModelRefused,
@@ -338,7 +339,7 @@ class TwinComponent:
 
     QUEUE_LIMIT = 10_000
 
-    def __init__(self, ipc: Any, root: Path, thing: str, service: TwinService | None = None) -> None:
+    def __init__(self, ipc: Ipc, root: Path, thing: str, service: TwinService | None = None) -> None:
         self.ipc = ipc
         self.root = Path(root)
         self.thing = thing

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeloop.contracts.ecg import SENSOR_FILTER
+from edgeloop.ipc import Ipc
 from edgeloop.model_component import ModelReloader
 from edgeloop.runtime import run_component
 
@@ -70,7 +71,7 @@ class PrefilterComponent:
     QUEUE_LIMIT = 200_000
     TICK_S = 0.25            # how often the worker looks for due error reports and the status
 
-    def __init__(self, ipc: Any, root: Path, thing: str, service: PrefilterService | None = None,
+    def __init__(self, ipc: Ipc, root: Path, thing: str, service: PrefilterService | None = None,
                  analysis_processes: int = 0) -> None:
         self.ipc = ipc
         self.thing = thing
