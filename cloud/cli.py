@@ -11,10 +11,11 @@ import argparse
 import sys
 import time
 
+from edgeloop.cloud.errors import IngestError
 from edgeloop.errors import CommandError
 
 from .home import CloudHome, add_home_argument
-from .ingest import IngestError, TelemetryIngest
+from .ingest import TelemetryIngest
 
 
 def register(cloud: argparse.ArgumentParser) -> None:

@@ -17,6 +17,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from edgeloop.cloud.errors import UnknownRun
+
 from .sqlite import connect, initialise
 
 SCHEMA = """
@@ -46,11 +48,6 @@ STATUSES = tuple(RunStatus)
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class UnknownRun(KeyError):
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 @dataclass

@@ -18,14 +18,11 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from edgeloop.brokers import BrokerAddress, parse_broker
+from edgeloop.cloud.errors import IngestError
 from edgeloop.contracts.plant import TELEMETRY_FILTER
 
 from .lake import Lake
 from .subscription import MqttSubscription
-
-
-class IngestError(Exception):
-    """The broker cannot be reached or refused us; the message says which and why."""
 
 
 class TelemetryIngest:

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from edgeloop.components.digital_twin import configurations as cfgs
-from edgeloop.contracts.plant import TelemetryError, format_timestamp, parse_telemetry
+from edgeloop.contracts.errors import TelemetryError
+from edgeloop.contracts.plant import format_timestamp, parse_telemetry
 
 DATASET = "telemetry"
 COLUMNS = ("timestamp", "flow", "pressure", "power", "config", "plant_id", "seq")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgeloop.cloud.errors import UnknownModelLine
 from edgeloop.components.digital_twin.model import FORMAT as TWIN_FORMAT
 from edgeloop.components.digital_twin.packaging import TWIN_MODEL_KIND
 from edgeloop.components.ecg_prefilter.classifier import FORMAT as ECG_FORMAT
@@ -43,10 +44,6 @@ class ModelLine:
     @property
     def component(self) -> str:
         return self.kind.component
-
-
-class UnknownModelLine(ValueError):
-    """A model directory whose format no line knows."""
 
 
 def lines() -> dict[str, ModelLine]:

@@ -29,20 +29,14 @@ from typing import Any
 
 from rich.console import Console
 
+from edgeloop.cloud.errors import PipelineError
 from edgeloop.cloud.twin.evaluate import evaluate, reference_grid, simulate
 from edgeloop.cloud.twin.progress import progress
 from edgeloop.cloud.twin.train import train
 from edgeloop.components.digital_twin import configurations as cfgs
-from edgeloop.components.digital_twin.configurations import BoundariesError
-from edgeloop.components.digital_twin.telemetry import TrainingDataError
-from edgeloop.contracts.plant import (
-    READINGS,
-    TelemetryError,
-    check_config,
-    check_plant_id,
-    parse_timestamp,
-    reading_from_text,
-)
+from edgeloop.components.errors import BoundariesError, TrainingDataError
+from edgeloop.contracts.errors import TelemetryError
+from edgeloop.contracts.plant import READINGS, check_config, check_plant_id, parse_timestamp, reading_from_text
 from edgeloop.jsonsafe import json_safe
 from edgeloop.simulator.plant import Plant
 
@@ -55,10 +49,6 @@ PIPELINE = "twin"
 DEFAULT_GROUP = "edgeloop-twin"
 REQUIRED = ("timestamp", "flow", "pressure", "power", "config")
 MAX_EXAMPLES = 5
-
-
-class PipelineError(Exception):
-    """A run cannot proceed (no data, bad input, a failed step); the message says which and why."""
 
 
 @dataclass

@@ -13,13 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from edgeloop.cloud.errors import PipelineError, RegistryError, UnknownRun
 from edgeloop.errors import CommandError
 
 from .ecg.pipeline import EcgParams, run_ecg_pipeline
-from .experiments import ExperimentStore, UnknownRun
+from .experiments import ExperimentStore
 from .home import CloudHome, add_home_argument
-from .pipeline import PipelineError, TwinParams, run_twin_pipeline
-from .registry import LocalRegistry, RegistryError
+from .pipeline import TwinParams, run_twin_pipeline
+from .registry import LocalRegistry
 from .registry.cli import headline
 
 

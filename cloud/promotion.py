@@ -36,25 +36,20 @@ from urllib.parse import unquote, urlsplit
 import nodesemver
 import yaml
 
-from edgeloop.components.packaging import PackagingError, build_model_component
-from edgeloop.simulator.core.client import CoreClient, CoreNotRunning
+from edgeloop.cloud.errors import PromotionError, PromotionRefused, RegistryError, UnknownModelLine
+from edgeloop.components.errors import PackagingError
+from edgeloop.components.packaging import build_model_component
+from edgeloop.simulator.core.client import CoreClient
 from edgeloop.simulator.core.deployment.records import FailurePolicy
+from edgeloop.simulator.core.errors import CoreNotRunning
 from edgeloop.simulator.core.paths import CorePaths
 from edgeloop.simulator.core.status import read_status
 
 from .experiments import utc_now
 from .gate import GateResult
 from .home import CloudHome
-from .lines import ModelLine, UnknownModelLine, line_of_model_dir
-from .registry.base import (
-    APPROVED,
-    REJECTED,
-    ModelPackage,
-    ModelRegistry,
-    RegistryError,
-    check_transition,
-    parse_ref,
-)
+from .lines import ModelLine, line_of_model_dir
+from .registry.base import APPROVED, REJECTED, ModelPackage, ModelRegistry, check_transition, parse_ref
 from .sqlite import connect, initialise
 
 COMPONENT = "com.edgeloop.TwinModel"   # the default line's component (the first one edgeloop had)
@@ -86,14 +81,6 @@ class PromotionStatus(StrEnum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     CANCELED = "CANCELED"
-
-
-class PromotionError(Exception):
-    """Promotion cannot go on (refused by the gate, no core, build or deployment failed)."""
-
-
-class PromotionRefused(PromotionError):
-    """The candidate is worse than the serving model; `--force` overrides."""
 
 
 # -- targets ------------------------------------------------------------------------------------

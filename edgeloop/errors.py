@@ -27,3 +27,15 @@ class CommandError(Exception):
 
 class NotFittedError(RuntimeError):
     """An estimator was asked to predict or save before `fit()` or `load()` gave it a model."""
+
+
+class ModelRefused(Exception):
+    """A model component version cannot be served; the message says which and why."""
+
+
+class ModelAbsent(ModelRefused):
+    """No model component is deployed (yet): nothing was refused, there is just nothing to serve."""
+
+
+class ArtifactError(RuntimeError):
+    """A model directory cannot be trusted or read; the message names the file and the problem."""

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from edgeloop.errors import ModelAbsent, ModelRefused
 from edgeloop.ipc import Ipc
 from edgeloop.modelfiles import METADATA_FILE, sha256_hex
 
@@ -33,14 +34,6 @@ log = logging.getLogger("edgeloop.model_component")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.+-]+)?$")
 T = TypeVar("T")
-
-
-class ModelRefused(Exception):
-    """A model component version cannot be served; the message says which and why."""
-
-
-class ModelAbsent(ModelRefused):
-    """No model component is deployed (yet): nothing was refused, there is just nothing to serve."""
 
 
 class ModelIdentity(NamedTuple):

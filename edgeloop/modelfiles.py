@@ -13,11 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edgeloop.errors import ArtifactError
+
 METADATA_FILE = "metadata.json"
-
-
-class ArtifactError(RuntimeError):
-    """A model directory cannot be trusted or read; the message names the file and the problem."""
 
 
 def sha256_hex(data: bytes) -> str:

@@ -20,13 +20,14 @@ from typing import Any
 
 from edgeloop.brokers import parse_broker
 from edgeloop.errors import CommandError
+from edgeloop.simulator.errors import MixError, PublisherError
 from edgeloop.simulator.plant import Plant
 from edgeloop.simulator.plant.plot import plot_power_curves
-from edgeloop.simulator.plant.publisher import PlantPublisher, PublisherError
+from edgeloop.simulator.plant.publisher import PlantPublisher
 from edgeloop.simulator.plant.telemetry import history_batch, write_csv_file
 from edgeloop.simulator.wearable import WearableSimulator, device_ids
 from edgeloop.simulator.wearable.dataset import write_dataset, write_labels
-from edgeloop.simulator.wearable.mix import DEFAULT_MIX, MixError, parse_mix
+from edgeloop.simulator.wearable.mix import DEFAULT_MIX, parse_mix
 from edgeloop.simulator.wearable.publisher import WearablePublisher
 
 

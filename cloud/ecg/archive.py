@@ -45,6 +45,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from edgeloop.cloud.errors import ArchiveError, UnknownWindowError, UnsafeIdError
 from edgeloop.contracts.ecg import (
     LABELS,
     ForwardedWindow,
@@ -78,22 +79,6 @@ _SCHEMA = (
         device_id TEXT NOT NULL, window_id TEXT NOT NULL, label TEXT NOT NULL,
         reviewer TEXT NOT NULL, note TEXT NOT NULL, reviewed_at REAL NOT NULL)""",
 )
-
-
-class ArchiveError(ValueError):
-    """Bad input to the archive (an id that is not a safe path component, an unknown label, a bad
-    date, an ambiguous window id, a missing archive); the message names the value."""
-
-
-class UnsafeIdError(ArchiveError):
-    """A device or window id that cannot be one folder name (it could leave the archive)."""
-
-
-class UnknownWindowError(ArchiveError, KeyError):
-    """No archived window has this id (a KeyError, so `except KeyError` callers work too)."""
-
-    def __str__(self) -> str:  # KeyError would print the message quoted
-        return str(self.args[0])
 
 
 def _safe_name(value: Any, ok: bool, what: str, longest: int) -> str:

@@ -28,14 +28,14 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from edgeloop.cloud.errors import ArchiveError, ReceiverError, RenderError
 from edgeloop.contracts.ecg import LABELS
 from edgeloop.errors import CommandError
 
 from ..home import CloudHome, add_home_argument
 from .alerts import AlertFanout
-from .archive import ArchiveError, PathologyArchive
-from .receiver import EcgCloudReceiver, ReceiverError
-from .render import RenderError
+from .archive import PathologyArchive
+from .receiver import EcgCloudReceiver
 
 ALERTS_FILE = "alerts.jsonl"
 

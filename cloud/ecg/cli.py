@@ -19,21 +19,21 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from edgeloop.cloud.errors import PromotionError, RecordingError, UnknownModelLine
 from edgeloop.cloud.home import CloudHome, add_home_argument
-from edgeloop.cloud.lines import UnknownModelLine, line_named, line_of_model_dir
-from edgeloop.cloud.promotion import PromotionError, model_dir_of
+from edgeloop.cloud.lines import line_named, line_of_model_dir
+from edgeloop.cloud.promotion import model_dir_of
 from edgeloop.cloud.registry import APPROVED, LocalRegistry
 from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
-from edgeloop.components.ecg_prefilter.filters import SignalError
-from edgeloop.errors import CommandError
+from edgeloop.components.errors import SignalError
+from edgeloop.errors import ArtifactError, CommandError
 from edgeloop.jsonsafe import json_safe
-from edgeloop.modelfiles import ArtifactError
-from edgeloop.simulator.wearable.mix import MixError
+from edgeloop.simulator.errors import MixError
 
 from .archive_cli import register as register_archive
 from .evaluate import ENRICHED_MIX, TARGETS, EvalSpec, evaluate_classifier, meets_targets, scores_by_label
 from .plot import plot_evaluation
-from .readers import RecordingError, read_recording
+from .readers import read_recording
 from .screen import MODEL_FS, screen_recording
 from .train import train_classifier
 

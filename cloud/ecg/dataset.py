@@ -26,8 +26,9 @@ import numpy as np
 
 from edgeloop.cloud.twin.progress import progress as bar
 from edgeloop.components.ecg_prefilter.features import FEATURE_NAMES, analyse_window
-from edgeloop.components.ecg_prefilter.filters import SignalError, resample
+from edgeloop.components.ecg_prefilter.filters import resample
 from edgeloop.components.ecg_prefilter.strides import stride_starts
+from edgeloop.components.errors import SignalError
 from edgeloop.contracts.ecg import LABELS
 from edgeloop.simulator.wearable import Mix, WearableSimulator, device_ids
 from edgeloop.simulator.wearable.truth import window_label

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
-from edgeloop.modelfiles import ArtifactError
+from edgeloop.errors import ArtifactError
 
 from ..gate import GateResult
 from .evaluate import TARGETS, screening_metrics

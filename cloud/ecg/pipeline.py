@@ -21,14 +21,15 @@ from typing import Any
 
 from rich.console import Console
 
+from edgeloop.cloud.errors import ArchiveError, PipelineError
+from edgeloop.errors import ArtifactError
 from edgeloop.jsonsafe import json_safe
-from edgeloop.modelfiles import ArtifactError
 
 from ..experiments import ExperimentStore, Run
 from ..home import CloudHome
-from ..pipeline import PipelineError, Steps, register_run, run_steps
+from ..pipeline import Steps, register_run, run_steps
 from ..registry.base import ModelRegistry
-from .archive import ArchiveError, PathologyArchive
+from .archive import PathologyArchive
 from .dataset import archive_windows
 from .train import DEVICES, MINUTES, WORKERS, train_classifier
 

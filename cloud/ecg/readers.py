@@ -23,15 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeloop.components.ecg_prefilter.filters import SignalError, validate_recording_fs
+from edgeloop.cloud.errors import RecordingError
+from edgeloop.components.ecg_prefilter.filters import validate_recording_fs
+from edgeloop.components.errors import SignalError
 
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3}
 TEXT_SUFFIXES = (".csv", ".txt")
 PREFERRED_LEAD = "MLII"
-
-
-class RecordingError(ValueError):
-    """A recording file cannot be read as one ECG lead in mV; the message names the file and why."""
 
 
 @dataclass(frozen=True)

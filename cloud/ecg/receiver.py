@@ -34,13 +34,13 @@ import numpy as np
 import paho.mqtt.client as mqtt
 
 from edgeloop.brokers import BrokerAddress, parse_broker
+from edgeloop.cloud.errors import ArchiveError, ReceiverError, Reject, RenderError, UnsafeIdError
 from edgeloop.contracts import ecg as wire
 
-from ..ingest import IngestError
 from ..subscription import MqttSubscription
 from .alerts import AlertFanout, JsonLines
-from .archive import ArchiveError, PathologyArchive, UnsafeIdError
-from .render import RenderError, check_available
+from .archive import PathologyArchive
+from .render import check_available
 
 MAX_WINDOW_BYTES = 1_000_000      # a 60 s window at 250 Hz is about 20 KB (AWS IoT Core allows 128 KB)
 MAX_EVENT_BYTES = 64_000
@@ -49,18 +49,6 @@ RECENT_ALERTS = 10_000            # alert keys remembered to drop QoS 1 redelive
 LATENCIES_KEPT = 100_000
 
 Log = Callable[[str], None]
-
-
-class ReceiverError(IngestError):
-    """The broker cannot be reached or refused a subscription; the message says which and why."""
-
-
-class Reject(ValueError):
-    """A message the receiver will not use; `reason` is a short category, str() the detail."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
 
 
 TOPICS = {"window": wire.WINDOW_TOPIC, "alert": wire.ALERT_TOPIC, "summary": wire.SUMMARY_TOPIC,

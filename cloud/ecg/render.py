@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from edgeloop.cloud.errors import RenderError
+
 MAX_FREQ_HZ = 40.0
 INSTALL_HINT = "pip install 'edgeloop[cloud]'"
 TRACE_SCALES_MV = (1.0, 2.0, 5.0, 10.0, 20.0)
@@ -57,10 +59,6 @@ _TRACE_RECT = (_LEFT, 0.50, _WIDTH, 0.42)
 _SPECTRUM_RECT = (_LEFT, 0.11, _WIDTH, 0.36)
 _TRACE_COLOUR, _TEXT_COLOUR, _CLIPPED_COLOUR = "#1f4e79", "#222222", "#b00020"
 _TITLE_PX, _NOTE_PX, _LABEL_PX = 13, 12, 14     # 9.5, 8.5 and 10 pt at 100 dpi
-
-
-class RenderError(RuntimeError):
-    """The picture cannot be drawn (matplotlib missing, or the samples are unusable)."""
 
 
 def _figure_class() -> tuple[Any, Any]:

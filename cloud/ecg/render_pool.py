@@ -35,7 +35,9 @@ from typing import Protocol, Self
 
 import numpy as np
 
-from .render import RenderError, check_available, render_window_png
+from edgeloop.cloud.errors import RenderError
+
+from .render import check_available, render_window_png
 
 RENDER_NICENESS = 15
 

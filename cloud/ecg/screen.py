@@ -24,12 +24,12 @@ from edgeloop.components.ecg_prefilter.features import analyse_window
 from edgeloop.components.ecg_prefilter.filters import (
     MAX_RECORDING_FS,
     MIN_SECONDS,
-    SignalError,
     resample,
     validate_ecg,
     validate_recording_fs,
 )
 from edgeloop.components.ecg_prefilter.strides import stride_starts
+from edgeloop.components.errors import SignalError
 
 MODEL_FS = 250.0
 

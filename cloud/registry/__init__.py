@@ -7,15 +7,9 @@ Module map:
   cli        the `edgeloop registry` command group (approval triggers promotion)
 """
 
-from .base import (
-                   APPROVED,
-                   PENDING,
-                   REJECTED,
-                   ModelPackage,
-                   ModelRegistry,
-                   RegistryError,
-                   parse_ref,
-)
+from edgeloop.cloud.errors import RegistryError
+
+from .base import APPROVED, PENDING, REJECTED, ModelPackage, ModelRegistry, parse_ref
 from .local import LocalRegistry
 
 __all__ = ["APPROVED", "PENDING", "REJECTED", "LocalRegistry", "ModelPackage", "ModelRegistry",

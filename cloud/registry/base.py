@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from edgeloop.cloud.errors import RegistryError
+
 
 class ApprovalStatus(StrEnum):
     """A model package's approval status, as SageMaker's ModelApprovalStatus spells it."""
@@ -35,10 +37,6 @@ PENDING, APPROVED, REJECTED = ApprovalStatus
 STATUSES = tuple(ApprovalStatus)
 # SageMaker's ModelPackageGroupName pattern.
 GROUP_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-
-
-class RegistryError(Exception):
-    """A request the registry refuses; the message names the package and what is wrong."""
 
 
 @dataclass

@@ -19,19 +19,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from edgeloop.cloud.errors import PromotionError, PromotionRefused, RegistryError
 from edgeloop.cloud.home import CloudHome, add_home_argument
-from edgeloop.cloud.promotion import (
-    LocalCoreTarget,
-    Promoter,
-    PromotionError,
-    PromotionRefused,
-    PromotionStatus,
-    last_component,
-    last_target_root,
-)
+from edgeloop.cloud.promotion import LocalCoreTarget, Promoter, PromotionStatus, last_component, last_target_root
 from edgeloop.errors import CommandError
 
-from .base import REJECTED, RegistryError, parse_ref
+from .base import REJECTED, parse_ref
 from .local import LocalRegistry
 
 

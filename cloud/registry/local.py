@@ -12,16 +12,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from edgeloop.cloud.errors import RegistryError
 from edgeloop.cloud.experiments import utc_now
 
 from ..sqlite import connect, initialise, write_transaction
-from .base import (
-    PENDING,
-    ModelPackage,
-    RegistryError,
-    check_group_name,
-    check_transition,
-)
+from .base import PENDING, ModelPackage, check_group_name, check_transition
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS groups (

@@ -16,7 +16,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .base import ModelPackage, RegistryError, check_group_name, check_transition
+from edgeloop.cloud.errors import RegistryError
+
+from .base import ModelPackage, check_group_name, check_transition
 
 METRIC_PREFIX = "metric."
 RUN_KEY = "run_id"

@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from edgeloop.components.digital_twin.configurations import BoundariesError
-from edgeloop.components.digital_twin.model import ArtifactError, PowerModel
+from edgeloop.components.digital_twin.model import PowerModel
 from edgeloop.components.digital_twin.optimizer import Optimizer
-from edgeloop.components.digital_twin.request import RequestError, parse_request
-from edgeloop.components.digital_twin.telemetry import TrainingDataError
-from edgeloop.errors import CommandError
+from edgeloop.components.digital_twin.request import parse_request
+from edgeloop.components.errors import BoundariesError, TrainingDataError
+from edgeloop.contracts.errors import RequestError
+from edgeloop.errors import ArtifactError, CommandError
 from edgeloop.jsonsafe import json_safe
 from edgeloop.simulator.plant import Plant
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from edgeloop.components.digital_twin.model import ArtifactError, PowerModel
+from edgeloop.components.digital_twin.model import PowerModel
+from edgeloop.errors import ArtifactError
 
 from ..gate import GateResult
 from ..pipeline import evaluation_metrics

@@ -42,14 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from edgeloop.contracts.plant import (
-    TELEMETRY_FILTER,
-    LiveError,
-    Recommendation,
-    Telemetry,
-    TelemetryError,
-    parse_telemetry,
-)
+from edgeloop.contracts.errors import RequestError, TelemetryError
+from edgeloop.contracts.plant import TELEMETRY_FILTER, LiveError, Recommendation, Telemetry, parse_telemetry
 from edgeloop.contracts.twin import (
     IOT_REQUEST_TOPIC,
     IOT_RESPONSE_TOPIC,
@@ -59,21 +53,17 @@ from edgeloop.contracts.twin import (
     STATUS_TOPIC,
     UNKNOWN_ID,
     PowerEstimate,
-    RequestError,
     TwinResponse,
     parse_twin_request,
     request_id_of,
 )
+from edgeloop.errors import ArtifactError, ModelRefused
 from edgeloop.ipc import Ipc
-from edgeloop.model_component import (
-    ModelIdentity,
-    ModelRefused,
-    ModelReloader,
-)
+from edgeloop.model_component import ModelIdentity, ModelReloader
 from edgeloop.runtime import run_component
 
 from . import configurations as cfgs
-from .model import ArtifactError, PowerModel
+from .model import PowerModel
 from .optimizer import Optimizer
 from .packaging import MODEL_COMPONENT, TWIN_MODEL_KIND
 from .request import parse_request

@@ -14,14 +14,12 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from edgeloop.components.errors import BoundariesError
+
 _NAME = re.compile(r"^(?:c\d+){2,}$")
 _UNIT = re.compile(r"c(\d+)")
 
 Boundaries = dict[str, tuple[float, float]]
-
-
-class BoundariesError(ValueError):
-    """A boundaries file or mapping is malformed; the message names the file, entry and problem."""
 
 
 def units(name: str) -> tuple[int, ...]:

@@ -11,9 +11,12 @@ import json
 import os
 from typing import Any
 
-from .model import ArtifactError, PowerModel
+from edgeloop.contracts.errors import RequestError
+from edgeloop.errors import ArtifactError
+
+from .model import PowerModel
 from .optimizer import Optimizer
-from .request import RequestError, parse_request
+from .request import parse_request
 
 MODEL_ENV = "EDGELOOP_TWIN_MODEL"
 SEED_ENV = "EDGELOOP_TWIN_SEED"

@@ -31,14 +31,8 @@ from typing import Any, Literal
 import numpy as np
 import xgboost as xgb
 
-from edgeloop.errors import NotFittedError
-from edgeloop.modelfiles import (
-    METADATA_FILE,
-    ArtifactError,
-    read_metadata,
-    read_verified,
-    write_model_dir,
-)
+from edgeloop.errors import ArtifactError, NotFittedError
+from edgeloop.modelfiles import METADATA_FILE, read_metadata, read_verified, write_model_dir
 
 from . import configurations as cfgs
 from .lookup import PiecewiseTable, split_thresholds

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from edgeloop.components.errors import PackagingError
 from edgeloop.components.packaging import (
     DEFAULT_AUTHOR,
     DEFAULT_BUCKET,
@@ -21,7 +22,6 @@ from edgeloop.components.packaging import (
     SOURCE_ARCHIVE,
     InferenceKind,
     ModelKind,
-    PackagingError,
     build_inference_component,
     build_source_archive,
     model_sha256,

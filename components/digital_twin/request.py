@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from edgeloop.contracts.twin import RequestError
+from edgeloop.contracts.errors import RequestError
 
 __all__ = ["DEFAULTS", "FIELDS", "MAX_POINTS_PER_ROUND", "Request", "RequestError", "parse_request"]
 

@@ -19,21 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeloop.contracts.plant import READINGS, TelemetryError, check_config, parse_timestamp, reading_from_text
+from edgeloop.components.errors import TrainingDataError
+from edgeloop.contracts.errors import TelemetryError
+from edgeloop.contracts.plant import READINGS, check_config, parse_timestamp, reading_from_text
 
 REQUIRED_COLUMNS = ("flow", "pressure", "power", "config")
 NUMERIC_COLUMNS = READINGS
-
-
-class TrainingDataError(ValueError):
-    """Bad training data. `line` is the 1-based file line (the header is line 1), `column` the column."""
-
-    def __init__(self, source: str, line: int | None, column: str | None, problem: str) -> None:
-        self.source, self.line, self.column, self.problem = source, line, column, problem
-        where = source if line is None else f"{source} line {line}"
-        if column is not None:
-            where += f", column {column!r}"
-        super().__init__(f"{where}: {problem}")
 
 
 @dataclass(frozen=True)

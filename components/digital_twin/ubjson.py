@@ -13,13 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from edgeloop.components.errors import UBJSONError
+
 _SCALARS = {b"i": ">i1", b"U": ">u1", b"I": ">i2", b"l": ">i4", b"L": ">i8", b"d": ">f4", b"D": ">f8"}
 _STRUCTS = {m: struct.Struct(">" + code) for m, code in
             {b"i": "b", b"U": "B", b"I": "h", b"l": "i", b"L": "q", b"d": "f", b"D": "d"}.items()}
-
-
-class UBJSONError(ValueError):
-    pass
 
 
 class _Reader:

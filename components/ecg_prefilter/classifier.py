@@ -22,13 +22,8 @@ import numpy as np
 import xgboost as xgb
 
 from edgeloop.contracts.ecg import LABELS
-from edgeloop.errors import NotFittedError
-from edgeloop.modelfiles import (
-    ArtifactError,
-    read_metadata,
-    read_verified,
-    write_model_dir,
-)
+from edgeloop.errors import ArtifactError, NotFittedError
+from edgeloop.modelfiles import read_metadata, read_verified, write_model_dir
 
 from .features import FEATURE_NAMES
 

@@ -16,6 +16,8 @@ from functools import cached_property, lru_cache
 import numpy as np
 from scipy import signal as sps
 
+from edgeloop.components.errors import SignalError
+
 MIN_FS = 50.0
 MAX_FS = 1000.0
 # Recordings handed in whole (files, archives) are resampled before analysis, so they may come at
@@ -24,10 +26,6 @@ MAX_FS = 1000.0
 # about 40 Hz) cannot be resolved, so that is not an ECG recording.
 MAX_RECORDING_FS = 10_000.0
 MIN_SECONDS = 10.0
-
-
-class SignalError(ValueError):
-    """The ECG window or its sampling rate cannot be analysed; the message names the problem."""
 
 
 def validate_fs(fs: float, max_fs: float = MAX_FS) -> float:

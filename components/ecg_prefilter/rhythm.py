@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .filters import SignalError, validate_fs
+from edgeloop.components.errors import SignalError
+
+from .filters import validate_fs
 
 RHYTHM_FEATURES = (
     "n_beats", "hr_mean_bpm", "rr_mean_ms", "sdnn_ms", "rmssd_ms", "pnn50", "nrmssd",

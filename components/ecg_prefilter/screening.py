@@ -34,14 +34,11 @@ from typing import Protocol
 
 import numpy as np
 
+from edgeloop.components.errors import ScreenerError
 from edgeloop.model_component import verify_metadata
 
 from .classifier import EcgClassifier, Verdict
 from .features import WindowAnalysis, analyse_window
-
-
-class ScreenerError(RuntimeError):
-    """An analysis process died or could not load the model; the window was not screened."""
 
 
 @dataclass(frozen=True)

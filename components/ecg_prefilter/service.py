@@ -39,6 +39,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from edgeloop.components.errors import ScreenerError, SignalError
 from edgeloop.contracts.ecg import (
     ALERT_TOPIC,
     ERROR_TOPIC,
@@ -48,7 +49,6 @@ from edgeloop.contracts.ecg import (
     SUMMARY_TOPIC,
     WINDOW_TOPIC,
     Chunk,
-    ChunkError,
     alert_message,
     device_of,
     error_message,
@@ -56,15 +56,16 @@ from edgeloop.contracts.ecg import (
     summary_message,
     window_message,
 )
-from edgeloop.model_component import ModelIdentity, ModelRefused
-from edgeloop.modelfiles import ArtifactError
+from edgeloop.contracts.errors import ChunkError
+from edgeloop.errors import ArtifactError, ModelRefused
+from edgeloop.model_component import ModelIdentity
 
 from .classifier import EcgClassifier
-from .filters import MAX_FS, MIN_FS, MIN_SECONDS, SignalError
+from .filters import MAX_FS, MIN_FS, MIN_SECONDS
 from .packaging import ECG_MODEL_KIND
 from .reassembly import COUNTERS as STREAM_COUNTERS
 from .reassembly import DeviceStream, StreamConfig, StreamWindow
-from .screening import InlineScreener, ModelRef, Screened, Screener, ScreenerError
+from .screening import InlineScreener, ModelRef, Screened, Screener
 
 log = logging.getLogger("edgeloop.ecg")
 

@@ -42,8 +42,10 @@ import nodesemver
 import yaml
 
 from edgeloop import __version__ as EDGELOOP_VERSION
+from edgeloop.components.errors import PackagingError
+from edgeloop.errors import ArtifactError
 from edgeloop.model_component import ModelComponent
-from edgeloop.modelfiles import METADATA_FILE, ArtifactError, metadata_sha256
+from edgeloop.modelfiles import METADATA_FILE, metadata_sha256
 
 SOURCE_ARCHIVE = "edgeloop.zip"
 DEFAULT_BUCKET = "edgeloop-components"
@@ -57,10 +59,6 @@ SOURCE_FOLDERS = ("edgeloop", "simulator", "cloud", "components")
 RECIPE_TEMPLATES = SOURCE_ROOT / "recipes"
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)      # the earliest time a zip entry can carry
 _SKIP_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
-
-
-class PackagingError(ValueError):
-    """A component cannot be built; the message names the input and the problem."""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import DEFAULT_MODEL_REQUIREMENT, PackagingError, build_inference_component, build_model_component
+from edgeloop.components.errors import PackagingError
+
+from . import DEFAULT_MODEL_REQUIREMENT, build_inference_component, build_model_component
 from .catalogue import gdk_build, inference_kinds, model_kinds
 
 

@@ -14,16 +14,9 @@ from typing import Any
 
 from edgeloop.components.digital_twin.packaging import TWIN_INFERENCE_KIND, TWIN_MODEL_KIND
 from edgeloop.components.ecg_prefilter.packaging import ECG_MODEL_KIND, PREFILTER_INFERENCE_KIND
+from edgeloop.components.errors import PackagingError
 
-from . import (
-    DEFAULT_AUTHOR,
-    DEFAULT_BUCKET,
-    InferenceKind,
-    ModelKind,
-    PackagingError,
-    build_inference_component,
-    check_version,
-)
+from . import DEFAULT_AUTHOR, DEFAULT_BUCKET, InferenceKind, ModelKind, build_inference_component, check_version
 
 
 def model_kinds() -> dict[str, ModelKind]:

@@ -38,7 +38,8 @@ from typing import Any, TypeGuard
 import numpy as np
 import orjson
 
-from .errors import ContractError
+from edgeloop.contracts.errors import ChunkError, EventError, WindowFormatError
+
 from .topics import topic_filter, topic_levels
 
 SENSOR_TOPIC = "dt/sensor/{device_id}"
@@ -61,18 +62,6 @@ MAX_CHUNK_S = 10.0             # a chunk longer than this is "absurd" (wearables
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")   # one safe MQTT topic level
 _UV_PER_MV = 1000.0
 _NUMBER_TYPES = {int, float}   # what json.loads makes of JSON numbers
-
-
-class ChunkError(ContractError):
-    """A malformed chunk; `field` names the offending field (or "payload")."""
-
-
-class WindowFormatError(ContractError):
-    """A forwarded-window message that cannot be decoded (wrong version, field or encoding)."""
-
-
-class EventError(ContractError):
-    """An alert, summary or error message that breaks its contract (reason "schema" for a wrong version)."""
 
 
 @dataclass(frozen=True)
@@ -322,7 +311,6 @@ def alert_message(*, device_id: str, window_id: str, start: float, end: float, l
     if detected_at is not None:
         body["detected_at"] = round(detected_at, 3)
     return body
-
 
 
 def _stats(values: Any, digits: int) -> dict[str, float | None]:

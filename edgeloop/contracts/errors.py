@@ -32,3 +32,31 @@ def json_object(payload: Any, error: type[ContractError]) -> Mapping[str, Any]:
     if not isinstance(payload, Mapping):
         raise error("message", f"expected a JSON object, got {type(payload).__name__}", "bad JSON")
     return payload
+
+
+class ChunkError(ContractError):
+    """A malformed chunk; `field` names the offending field (or "payload")."""
+
+
+class WindowFormatError(ContractError):
+    """A forwarded-window message that cannot be decoded (wrong version, field or encoding)."""
+
+
+class EventError(ContractError):
+    """An alert, summary or error message that breaks its contract (reason "schema" for a wrong version)."""
+
+
+class TelemetryError(ContractError):
+    """A plant message (telemetry, recommendation, live error) that breaks its contract."""
+
+
+class RequestError(ContractError):
+    """A malformed twin request. `request_id` is the request's id once it is known (for the reply)."""
+
+    def __init__(self, field: str, problem: str, reason: str | None = None, request_id: str | None = None) -> None:
+        super().__init__(field, problem, reason)
+        self.request_id = request_id
+
+
+class ResponseError(ContractError):
+    """A twin reply that breaks its contract."""

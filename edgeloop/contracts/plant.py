@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .errors import ContractError, json_object
+from edgeloop.contracts.errors import TelemetryError
+
+from .errors import json_object
 from .topics import topic_filter, topic_levels
 
 TELEMETRY_TOPIC = "dt/compressor/{plant_id}/telemetry"
@@ -48,10 +50,6 @@ LIVE_ERROR_FILTER = topic_filter(LIVE_ERROR_TOPIC)
 
 READINGS = ("flow", "pressure", "power")
 _PLANT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-class TelemetryError(ContractError):
-    """A plant message (telemetry, recommendation, live error) that breaks its contract."""
 
 
 # -- one function per field ------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
+from edgeloop.contracts.errors import RequestError, ResponseError
+
 from .errors import ContractError, json_object
 from .topics import topic_filter
 
@@ -46,18 +48,6 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")   # one safe MQTT topic le
 
 def iot_response_filter(thing: str) -> str:
     return topic_filter(IOT_RESPONSE_TOPIC, thing=thing)
-
-
-class RequestError(ContractError):
-    """A malformed twin request. `request_id` is the request's id once it is known (for the reply)."""
-
-    def __init__(self, field: str, problem: str, reason: str | None = None, request_id: str | None = None) -> None:
-        super().__init__(field, problem, reason)
-        self.request_id = request_id
-
-
-class ResponseError(ContractError):
-    """A twin reply that breaks its contract."""
 
 
 def valid_request_id(value: Any) -> TypeGuard[str]:

@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from edgeloop.cloud.errors import PromotionRefused
 from edgeloop.cloud.ingest import TelemetryIngest
 from edgeloop.cloud.pipeline import TwinParams, run_twin_pipeline
-from edgeloop.cloud.promotion import PromotionRefused
 from edgeloop.components.digital_twin.packaging import build_twin_component
 from edgeloop.contracts.plant import (
     LIVE_ERROR_FILTER,

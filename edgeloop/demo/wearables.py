@@ -25,7 +25,7 @@ from edgeloop.cloud.ecg.alerts import AlertFanout
 from edgeloop.cloud.ecg.archive import PathologyArchive
 from edgeloop.cloud.ecg.pipeline import EcgParams, run_ecg_pipeline
 from edgeloop.cloud.ecg.receiver import EcgCloudReceiver
-from edgeloop.cloud.promotion import PromotionRefused
+from edgeloop.cloud.errors import PromotionRefused
 from edgeloop.components.ecg_prefilter.packaging import build_prefilter_component
 from edgeloop.contracts.ecg import ALERT_FILTER, IOT_STATUS_TOPIC, SENSOR_FILTER
 from edgeloop.simulator.wearable import WearableSimulator, device_ids

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from edgeloop.errors import CommandError
+from edgeloop.simulator.core.errors import CoreNotRunning
 
-from .client import CoreClient, CoreNotRunning
+from .client import CoreClient
 from .launcher import follow_parent
 from .nucleus import CoreOptions, run_core
 from .paths import CorePaths

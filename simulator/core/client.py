@@ -14,15 +14,12 @@ from typing import Any
 from awsiot.greengrasscoreipc.model import DeploymentStatus
 
 from edgeloop.ipc import connect
+from edgeloop.simulator.core.errors import CoreNotRunning
 
 from .paths import CorePaths
 
 CLI_INFO_FILE = "ipc.json"
 TERMINAL = (DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED, DeploymentStatus.CANCELED)
-
-
-class CoreNotRunning(Exception):
-    pass
 
 
 def write_cli_info(paths: CorePaths, token: str) -> None:

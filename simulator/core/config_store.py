@@ -17,18 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edgeloop.simulator.core.errors import ConfigError, StaleUpdateError
+
 log = logging.getLogger(__name__)
 
 KeyPath = tuple[str, ...]
 Listener = Callable[[str, list[str]], None]
-
-
-class ConfigError(Exception):
-    """A configuration request that cannot be honoured; the message says why."""
-
-
-class StaleUpdateError(ConfigError):
-    """An update carries a timestamp older than the value it would replace."""
 
 
 def pointer_to_path(pointer: str) -> KeyPath:

@@ -21,15 +21,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from edgeloop.simulator.core.errors import CoreStartError
+
 from .paths import CorePaths
 
 READY = "edgeloop core ready"
 PARENT_ENV = "EDGELOOP_PARENT_PID"
 _PR_SET_PDEATHSIG = 1
-
-
-class CoreStartError(RuntimeError):
-    pass
 
 
 @dataclass

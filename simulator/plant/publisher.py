@@ -18,16 +18,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edgeloop.brokers import BrokerAddress
 from edgeloop.contracts import plant as contract
+from edgeloop.simulator.errors import PublisherError
 
 from .plant import Plant
 from .telemetry import TelemetrySource
 
 SIMULATED_STEP_S = 60.0
 CHUNK = 60  # samples generated at a time
-
-
-class PublisherError(Exception):
-    """A problem the user can fix (bad address, unreachable broker, refused connection)."""
 
 
 def check_plant_id(plant_id: str) -> str:

@@ -16,7 +16,9 @@ Module map (one concern each):
   truth      window_label: the ground truth of a window (transition windows apart)
 """
 
-from .mix import Mix, MixError, parse_mix
+from edgeloop.simulator.errors import MixError
+
+from .mix import Mix, parse_mix
 from .rhythm import Episode, label_for
 from .simulator import SimulatedRecording, WearableSimulator, device_ids
 

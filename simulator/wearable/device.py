@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeloop.simulator.errors import PlanExhausted
+
 from . import artifacts
 from .beats import BeatTrain, Hrv, step
 from .mix import Mix
@@ -16,10 +18,6 @@ from .rhythm import Episode, random_episode
 from .waves import ecg_waves, ppg_waves, render
 
 LOOKAHEAD_S = 1.5
-
-
-class PlanExhausted(ValueError):
-    """A fixed rhythm plan is shorter than the requested signal."""
 
 
 class DeviceGenerator:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from edgeloop.simulator.errors import MixError
+
 CONDITIONS = ("normal", "af", "pvc", "noisy")
 DEFAULT_MIX = "normal=0.9,af=0.05,pvc=0.03,noisy=0.02"
-
-
-class MixError(ValueError):
-    """A --mix text that names an unknown condition, a bad fraction, or does not sum to 1."""
 
 
 @dataclass(frozen=True)

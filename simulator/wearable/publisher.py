@@ -26,8 +26,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edgeloop.brokers import BrokerAddress
 from edgeloop.contracts.ecg import sensor_topic
+from edgeloop.simulator.errors import PublisherError
 
-from ..plant.publisher import PublisherError
 from .simulator import Interval, WearableSimulator, labels_of, stream_json
 
 SLOT_S = 0.05  # spread mode: publish every 50 ms the devices whose turn it is

@@ -24,16 +24,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config_store import ConfigError, ConfigStore
-from ..ipc.core_api import InvalidArguments, ResourceNotFound, UpdateEvent
+from edgeloop.simulator.core.errors import (
+    ArtifactInstallError,
+    ConfigError,
+    DeploymentFailed,
+    InvalidArguments,
+    RecipeError,
+    ResolutionError,
+    ResourceNotFound,
+)
+
+from ..config_store import ConfigStore
+from ..ipc.core_api import UpdateEvent
 from ..lifecycle.component import ComponentSpec
 from ..lifecycle.manager import LifecycleManager
 from ..paths import CorePaths
-from ..recipes.artifacts import ArtifactInstallError, prepare_artifacts
-from ..recipes.loader import Recipe, RecipeError, load_recipe
+from ..recipes.artifacts import prepare_artifacts
+from ..recipes.loader import Recipe, load_recipe
 from ..recipes.model import Manifest
 from ..recipes.platform import select_manifest
-from ..recipes.resolver import ResolutionError, dependency_order, resolve
+from ..recipes.resolver import dependency_order, resolve
 from ..recipes.store import ComponentStore
 from .notifier import UpdateNotifier
 from .records import (
@@ -49,12 +59,6 @@ log = logging.getLogger(__name__)
 
 RECIPE_SUFFIXES = (".yaml", ".yml", ".json")
 SpecBuilder = Callable[[Recipe, Manifest], ComponentSpec]
-
-
-class DeploymentFailed(Exception):
-    def __init__(self, message: str, error_type: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
 
 
 @dataclass

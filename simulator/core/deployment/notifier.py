@@ -13,7 +13,9 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from ..ipc.core_api import InvalidArguments, UpdateEvent
+from edgeloop.simulator.core.errors import InvalidArguments
+
+from ..ipc.core_api import UpdateEvent
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from edgeloop.simulator.core.errors import Unauthorized
+
 from ..config_store import ConfigStore
 from ..topics import filter_covers
-from .core_api import Unauthorized
 
 log = logging.getLogger(__name__)
 

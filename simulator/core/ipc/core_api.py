@@ -15,40 +15,6 @@ from ..config_store import ConfigStore
 from ..pubsub import PubSubBus
 
 
-class CoreError(Exception):
-    """An IPC-visible failure; `error_shape` names the awsiotsdk error class the client raises."""
-
-    error_shape = "ServiceError"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class ResourceNotFound(CoreError):
-    error_shape = "ResourceNotFoundError"
-
-
-class InvalidArguments(CoreError):
-    error_shape = "InvalidArgumentsError"
-
-
-class Unauthorized(CoreError):
-    error_shape = "UnauthorizedError"
-
-
-class ComponentNotFound(CoreError):
-    error_shape = "ComponentNotFoundError"
-
-
-class Conflict(CoreError):
-    error_shape = "ConflictError"
-
-
-class FailedUpdateConditionCheck(CoreError):
-    error_shape = "FailedUpdateConditionCheckError"
-
-
 @dataclass
 class IotMessage:
     topic: str

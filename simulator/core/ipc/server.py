@@ -29,11 +29,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edgeloop.simulator.core.errors import CoreError, FrameError, InvalidArguments
+
 from . import wire
 from .authz import Authorizer
-from .core_api import CoreApi, CoreError, InvalidArguments
+from .core_api import CoreApi
 from .services import OPERATIONS, CallContext, Operation
-from .wire import FrameError, MessageFlag, MessageType
+from .wire import MessageFlag, MessageType
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from enum import IntEnum, IntFlag
 from typing import Any, NamedTuple
 
+from edgeloop.simulator.core.errors import FrameError
+
 PRELUDE_LEN = 12
 MESSAGE_CRC_LEN = 4
 MIN_MESSAGE_LEN = PRELUDE_LEN + MESSAGE_CRC_LEN
@@ -70,10 +72,6 @@ class HeaderType(IntEnum):
     STRING = 7
     TIMESTAMP = 8
     UUID = 9
-
-
-class FrameError(ValueError):
-    """A frame that cannot be trusted (CRC, length, header encoding); the connection must end."""
 
 
 class Header(NamedTuple):

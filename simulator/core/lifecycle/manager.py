@@ -11,7 +11,9 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 
-from ..ipc.core_api import ComponentInfo, ComponentNotFound, InvalidArguments
+from edgeloop.simulator.core.errors import ComponentNotFound, InvalidArguments
+
+from ..ipc.core_api import ComponentInfo
 from ..paths import CorePaths
 from .component import ComponentRunner, ComponentSpec, Interpolate
 from .states import State

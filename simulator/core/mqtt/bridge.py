@@ -46,11 +46,12 @@ from typing import Any
 import paho.mqtt.client as paho
 
 from edgeloop.brokers import parse_broker
+from edgeloop.simulator.core.errors import BridgeConfigError
 
 from ..ipc.core_api import IotCoreLinkApi, IotMessage
 from ..pubsub import Message, PubSubBus, Subscription
 from ..topics import topic_matches
-from .bridge_config import BridgeConfigError, Route, parse_mapping
+from .bridge_config import Route, parse_mapping
 from .echo import EchoFilter
 from .filters import minimal_filters
 

@@ -12,14 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from edgeloop.simulator.core.errors import BridgeConfigError
+
 from ..topics import validate_filter
 
 BROKERS = ("LocalMqtt", "Pubsub", "IotCore")
 _FIELDS = ("topic", "source", "target", "targetTopicPrefix")
-
-
-class BridgeConfigError(ValueError):
-    pass
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,10 @@ import time
 from pathlib import Path
 from typing import IO
 
+from edgeloop.simulator.core.errors import BrokerStartError
+
 READY_PREFIX = "LISTENING "
 EXIT_BIND_FAILED = 2
-
-
-class BrokerStartError(RuntimeError):
-    """The broker process did not come up (port taken, bad address, crashed during start-up)."""
 
 
 # ---------------------------------------------------------------------------------------------

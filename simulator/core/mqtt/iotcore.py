@@ -26,18 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..ipc.core_api import CoreError, InvalidArguments, IotMessage
+from edgeloop.simulator.core.errors import CoreError, InvalidArguments, NotConnected
+
+from ..ipc.core_api import IotMessage
 from ..topics import filter_covers, topic_matches, validate_filter, validate_topic
 from .filters import minimal_filters
 from .spool import DEFAULT_MAX_BYTES, Spool
-from .transports import (
-    AwsIotTransport,
-    NotConnected,
-    PahoTransport,
-    PendingPublish,
-    Transport,
-    TransportEvents,
-)
+from .transports import AwsIotTransport, PahoTransport, PendingPublish, Transport, TransportEvents
 
 log = logging.getLogger(__name__)
 

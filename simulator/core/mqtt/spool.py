@@ -15,7 +15,9 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from ..ipc.core_api import CoreError, IotMessage
+from edgeloop.simulator.core.errors import CoreError, SpoolFull
+
+from ..ipc.core_api import IotMessage
 
 # Greengrass nucleus's default spooler size.
 DEFAULT_MAX_BYTES = 2_621_440
@@ -30,10 +32,6 @@ CREATE TABLE IF NOT EXISTS messages (
     size INTEGER NOT NULL
 )
 """
-
-
-class SpoolFull(CoreError):
-    pass
 
 
 def _props(msg: IotMessage) -> str:

@@ -23,12 +23,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edgeloop.brokers import parse_broker
+from edgeloop.simulator.core.errors import CoreError, NotConnected
 
-from ..ipc.core_api import CoreError, IotMessage
-
-
-class NotConnected(Exception):
-    """The transport has no connection right now; the caller spools instead."""
+from ..ipc.core_api import IotMessage
 
 
 @dataclass

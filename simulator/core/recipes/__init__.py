@@ -11,21 +11,14 @@ dependency resolution over the local component store, and artifact preparation.
   artifacts  prepare_artifacts / digest_of
 """
 
-from .artifacts import ArtifactInstallError, digest_of, prepare_artifacts
+from edgeloop.simulator.core.errors import ArtifactInstallError, MissingRecipeError, RecipeError, ResolutionError
+
+from .artifacts import digest_of, prepare_artifacts
 from .loader import MAX_RECIPE_BYTES, load_recipe, parse_recipe
-from .model import (
-                    DEFAULT_TIMEOUTS,
-                    Artifact,
-                    Dependency,
-                    Lifecycle,
-                    LifecycleStep,
-                    Manifest,
-                    Recipe,
-                    RecipeError,
-)
+from .model import DEFAULT_TIMEOUTS, Artifact, Dependency, Lifecycle, LifecycleStep, Manifest, Recipe
 from .platform import current_platform, select_manifest
-from .resolver import ResolutionError, dependency_order, resolve
-from .store import ComponentStore, MissingRecipeError
+from .resolver import dependency_order, resolve
+from .store import ComponentStore
 from .variables import VariableContext, config_lookup_from, interpolate, interpolate_all
 
 __all__ = [

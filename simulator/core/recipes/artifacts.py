@@ -23,6 +23,8 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from edgeloop.simulator.core.errors import ArtifactInstallError
+
 from ..paths import CorePaths
 from .model import Artifact, Manifest, Recipe
 
@@ -30,10 +32,6 @@ FILE_MODE = 0o444
 DIR_MODE = 0o555
 _EXECUTE_BITS = {"NONE": 0, "OWNER": 0o100, "ALL": 0o111}
 _CHUNK = 1 << 20
-
-
-class ArtifactInstallError(Exception):
-    """An artifact that cannot be put in place; the message names the file and what is wrong."""
 
 
 def digest_of(path: Path) -> str:

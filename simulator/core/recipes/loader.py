@@ -18,8 +18,10 @@ import nodesemver
 import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
+from edgeloop.simulator.core.errors import RecipeError
+
 from . import keys
-from .model import Artifact, Dependency, Manifest, Recipe, RecipeError
+from .model import Artifact, Dependency, Manifest, Recipe
 
 # The Greengrass service refuses recipes larger than this (CreateComponentVersion inline recipe).
 MAX_RECIPE_BYTES = 16_000

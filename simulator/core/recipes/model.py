@@ -18,17 +18,6 @@ DEFAULT_TIMEOUTS: dict[str, float | None] = {
 }
 
 
-class RecipeError(ValueError):
-    """A recipe that cannot be used; the message names the file, the field and the problem."""
-
-    def __init__(self, file: str, field: str, problem: str) -> None:
-        self.file = file
-        self.field = field
-        self.problem = problem
-        where = f"{field} " if field else ""
-        super().__init__(f"{file}: {where}{problem}")
-
-
 @dataclass(frozen=True)
 class Dependency:
     version_requirement: str

@@ -14,24 +14,14 @@ from collections.abc import Mapping
 
 import nodesemver
 
-from .model import Recipe, RecipeError
-from .store import ComponentStore, MissingRecipeError
+from edgeloop.simulator.core.errors import MissingRecipeError, RecipeError, ResolutionError
+
+from .model import Recipe
+from .store import ComponentStore
 
 MAX_ROUNDS = 20
 
 Requirement = tuple[str, str]  # (who requires it, e.g. "com.x.App 1.0.0"; the range)
-
-
-class ResolutionError(Exception):
-    """Dependencies that cannot be satisfied; the message names the component, each requirement and who
-    made it, and the versions available."""
-
-    def __init__(self, message: str, component: str = "", requirements: list[Requirement] | None = None,
-                 available: list[str] | None = None) -> None:
-        super().__init__(message)
-        self.component = component
-        self.requirements = list(requirements or [])
-        self.available = list(available or [])
 
 
 def _listing(requirements: list[Requirement]) -> str:

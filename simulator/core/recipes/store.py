@@ -14,13 +14,11 @@ from pathlib import Path
 
 import nodesemver
 
+from edgeloop.simulator.core.errors import MissingRecipeError
+
 from ..paths import CorePaths
 from .loader import is_semver, parse_recipe
 from .model import Recipe
-
-
-class MissingRecipeError(LookupError):
-    """The store has no recipe for a component version; the message says which and what it has."""
 
 
 class ComponentStore:

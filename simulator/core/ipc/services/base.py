@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from edgeloop.simulator.core.errors import InvalidArguments
+
 from ...topics import validate_filter, validate_topic
-from ..core_api import CoreApi, InvalidArguments
+from ..core_api import CoreApi
 
 PREFIX = "aws.greengrass#"
 

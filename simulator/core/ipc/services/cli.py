@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core_api import ComponentInfo, InvalidArguments
+from edgeloop.simulator.core.errors import InvalidArguments
+
+from ..core_api import ComponentInfo
 from .base import PREFIX, CallContext, Operation, require_str
 
 SERVICE = "aws.greengrass.Cli"

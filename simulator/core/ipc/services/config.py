@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...config_store import ConfigError, StaleUpdateError
-from ..core_api import FailedUpdateConditionCheck, InvalidArguments, ResourceNotFound
+from edgeloop.simulator.core.errors import (
+    ConfigError,
+    FailedUpdateConditionCheck,
+    InvalidArguments,
+    ResourceNotFound,
+    StaleUpdateError,
+)
+
 from .base import PREFIX, CallContext, EventStream, Operation, key_path, optional_str
 
 PROTECTED_KEY = "accessControl"

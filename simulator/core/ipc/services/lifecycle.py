@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core_api import InvalidArguments, UpdateEvent
+from edgeloop.simulator.core.errors import InvalidArguments
+
+from ..core_api import UpdateEvent
 from .base import (
     PREFIX,
     CallContext,

@@ -8,7 +8,9 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from ..core_api import InvalidArguments, IotMessage
+from edgeloop.simulator.core.errors import InvalidArguments
+
+from ..core_api import IotMessage
 from .base import (
     PREFIX,
     CallContext,

@@ -11,8 +11,9 @@ import base64
 import json
 from typing import Any
 
+from edgeloop.simulator.core.errors import InvalidArguments
+
 from ...pubsub import Message
-from ..core_api import InvalidArguments
 from .base import (
     PREFIX,
     CallContext,
