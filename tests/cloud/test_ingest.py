@@ -9,7 +9,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from corekit import wait_for
+from tests.kits.core import wait_for
 from edgeloop.cloud.ingest import TelemetryIngest
 from edgeloop.cloud.lake import COLUMNS, Lake
 from paho.mqtt.enums import CallbackAPIVersion
