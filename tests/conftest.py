@@ -20,6 +20,12 @@ from tests.kits.core import ComponentKit, RunningCore, start_core
 from tests.kits.ecg import TinyModel, train_tiny_model
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `long` first: the parallel workers then share the rest while they run, and the
+    suite ends when its longest test does instead of a minute after it started late."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture
 def unused_port() -> int:
     return free_port()
