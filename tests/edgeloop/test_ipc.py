@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from awsiot.greengrasscoreipc import model
 from edgeloop.ipc import Ipc
+
 from tests.kits.ipc_harness import CoreHarness, pubsub_policy
 
 TOPIC = "dt/sensor/wearable-0001"

@@ -19,8 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.kits.ecg_archive import FS, T0, Webhook, recording, run, window_body
-from tests.kits.core import wait_for
 from edgeloop.cloud.ecg.alerts import AlertFanout
 from edgeloop.cloud.ecg.archive import ArchiveError, PathologyArchive, UnsafeIdError
 from edgeloop.cloud.ecg.render import RenderError, render_window_png
@@ -30,6 +28,9 @@ from edgeloop.components.ecg_prefilter.messages import (
 )
 from edgeloop.simulator.wearable.simulator import WearableSimulator
 from PIL import Image
+
+from tests.kits.core import wait_for
+from tests.kits.ecg_archive import FS, T0, Webhook, recording, run, window_body
 
 
 def png_size(path: Path) -> tuple[int, int]:

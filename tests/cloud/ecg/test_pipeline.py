@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.kits.ecg_archive import window_body
-from tests.kits.core import start_core
 from edgeloop.cloud.ecg.archive import PathologyArchive
 from edgeloop.cloud.promotion import PromotionLog
 from edgeloop.cloud.registry import APPROVED, LocalRegistry
@@ -21,6 +19,9 @@ from edgeloop.components.ecg_prefilter.classifier import EcgClassifier
 from edgeloop.components.ecg_prefilter.messages import parse_window
 
 from edgeloop.modelfiles import metadata_sha256
+
+from tests.kits.core import start_core
+from tests.kits.ecg_archive import window_body
 
 MODEL = "com.edgeloop.EcgModel"
 GOOD = ["--devices", "16", "--minutes", "10"]     # meets both targets on its held-out devices (~12 s)

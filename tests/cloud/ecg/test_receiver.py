@@ -10,14 +10,15 @@ import time
 
 import paho.mqtt.client as mqtt
 import pytest
-from tests.kits.ecg_archive import Webhook, alert_body, spawned_children, window_body
-from tests.kits.ecg_archive import run as run_cli
-from tests.kits.core import wait_for
 from edgeloop.cloud.ecg.alerts import AlertFanout
 from edgeloop.cloud.ecg.archive import PathologyArchive
 from edgeloop.cloud.ecg.receiver import EcgCloudReceiver, ReceiverError
 from edgeloop.components.ecg_prefilter.messages import error_message, summary_message
 from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.kits.core import wait_for
+from tests.kits.ecg_archive import Webhook, alert_body, spawned_children, window_body
+from tests.kits.ecg_archive import run as run_cli
 
 
 @pytest.fixture

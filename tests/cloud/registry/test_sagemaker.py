@@ -6,10 +6,11 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from tests.kits.brokers import free_port
 from edgeloop.cloud.registry import APPROVED, PENDING, REJECTED, RegistryError
 from edgeloop.cloud.registry.sagemaker import SageMakerRegistry
 from moto.server import ThreadedMotoServer
+
+from tests.kits.brokers import free_port
 
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/edgeloop-twin:latest"
 

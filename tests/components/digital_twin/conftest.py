@@ -17,6 +17,7 @@ from edgeloop.simulator.plant import Plant
 from tests.kits import synthetic_plant as synthetic
 from tests.kits.twin import train_model
 
+
 SMALL = {"n_estimators": 60, "max_depth": 4}
 
 

@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-from tests.kits.core import ComponentKit, Device, RunningCore, wait_for
 from edgeloop.components.digital_twin import packaging
 from edgeloop.components.digital_twin.component import (
     Settings,
@@ -25,6 +24,8 @@ from edgeloop.components.digital_twin.model import PowerModel
 from edgeloop.components.digital_twin.optimizer import Optimizer
 from edgeloop.components.digital_twin.request import parse_request
 from edgeloop.simulator.core.mqtt.broker import EmbeddedBroker
+
+from tests.kits.core import ComponentKit, Device, RunningCore, wait_for
 from tests.kits.twin import REFERENCE_EVENT
 
 TWIN = "com.edgeloop.DigitalTwin"

@@ -6,11 +6,12 @@ import json
 
 import numpy as np
 import pytest
-from tests.kits import synthetic_plant as synthetic
 import xgboost as xgb
 
 from edgeloop.components.digital_twin.model import ArtifactError, PowerModel, time_split
 from edgeloop.components.digital_twin.telemetry import TelemetryFrame
+
+from tests.kits import synthetic_plant as synthetic
 
 
 def test_time_split_puts_strictly_later_rows_in_the_holdout():

@@ -23,6 +23,7 @@ from edgeloop.components.digital_twin.component import (
 from edgeloop.components.digital_twin.model import PowerModel
 from edgeloop.components.digital_twin.optimizer import Optimizer
 from edgeloop.components.digital_twin.request import parse_request
+
 from tests.kits.twin import REFERENCE_EVENT, install_model
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from tests.kits import synthetic_plant as synthetic
 
 from edgeloop.components.digital_twin.configurations import standard_configurations
 from edgeloop.components.digital_twin.telemetry import TelemetryError, read_csv
+
+from tests.kits import synthetic_plant as synthetic
 
 KNOWN = standard_configurations()
 HEADER = "timestamp,flow,pressure,power,config\n"

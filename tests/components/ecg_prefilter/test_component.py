@@ -9,14 +9,15 @@ import json
 import sys
 from pathlib import Path
 
-from tests.kits.core import ComponentKit, Device, wait_for
-from tests.kits.ecg import chunks, plan, trained_model_dir
 from edgeloop.components.ecg_prefilter.messages import parse_window
 from edgeloop.components.ecg_prefilter.packaging import (
     build_ecg_model_component,
     build_prefilter_component,
 )
 from edgeloop.simulator.core.mqtt.broker import EmbeddedBroker
+
+from tests.kits.core import ComponentKit, Device, wait_for
+from tests.kits.ecg import chunks, plan, trained_model_dir
 
 PREFILTER = "com.edgeloop.EcgPrefilter"
 MODEL = "com.edgeloop.EcgModel"

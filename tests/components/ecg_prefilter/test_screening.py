@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.kits.ecg import chunks, install_model, plan, trained_model_dir
 from edgeloop.components.ecg_prefilter.screening import (
     InlineScreener,
     ModelRef,
@@ -24,6 +23,8 @@ from edgeloop.components.ecg_prefilter.service import PrefilterService, load_ver
 from edgeloop.model_component import ModelRefused
 from edgeloop.simulator.wearable.simulator import WearableSimulator
 from edgeloop.simulator.wearable.rhythm import Episode
+
+from tests.kits.ecg import chunks, install_model, plan, trained_model_dir
 
 FS = 250.0
 

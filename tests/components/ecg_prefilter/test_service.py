@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.kits.ecg import chunks, install_model, plan, trained_model_dir
 from edgeloop.components.ecg_prefilter.messages import parse_window
 from edgeloop.components.ecg_prefilter.service import (
     MODEL,
@@ -21,6 +20,8 @@ from edgeloop.components.ecg_prefilter.service import (
 )
 
 from edgeloop.model_component import ModelRefused
+
+from tests.kits.ecg import chunks, install_model, plan, trained_model_dir
 
 T0 = 1_700_000_000.0
 

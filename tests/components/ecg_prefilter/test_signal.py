@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.kits.synthetic_ecg import af_rr, beat_times, bigeminy_rr, ecg_from_beats, sinus_rr
 from edgeloop.components.ecg_prefilter.features import (
     FEATURE_NAMES,
     analyse_window,
@@ -17,6 +16,8 @@ from edgeloop.components.ecg_prefilter.spectral import (
     SUMMARY_SHAPE,
     spectrogram_features,
 )
+
+from tests.kits.synthetic_ecg import af_rr, beat_times, bigeminy_rr, ecg_from_beats, sinus_rr
 
 FS = 250.0
 DUR = 60.0

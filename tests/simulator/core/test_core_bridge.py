@@ -12,8 +12,9 @@ import queue
 from pathlib import Path
 
 import pytest
-from tests.kits.core import ComponentKit, Device, wait_for
 from edgeloop.simulator.core.mqtt.broker import EmbeddedBroker
+
+from tests.kits.core import ComponentKit, Device, wait_for
 
 HERE = Path(__file__).parent / "components"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tests.kits.core import ComponentKit, RunningCore, wait_for
 
+
 HERE = Path(__file__).parent / "components"
 
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 import paho.mqtt.client as mqtt
 import pytest
-from tests.kits.brokers import Mosquitto
 from paho.mqtt.enums import CallbackAPIVersion
+
+from tests.kits.brokers import Mosquitto
 
 
 @pytest.fixture

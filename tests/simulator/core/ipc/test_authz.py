@@ -12,6 +12,7 @@ from edgeloop.simulator.core.config_store import ConfigStore
 from edgeloop.simulator.core.ipc.authz import CLI, MQTTPROXY, PUBSUB, Authorizer
 from edgeloop.simulator.core.ipc.core_api import Unauthorized
 from edgeloop.simulator.core.ipc.services import OPERATIONS
+
 from tests.kits.ipc_harness import THING, CoreHarness, pubsub_policy
 
 PUB = "aws.greengrass#PublishToTopic"

@@ -24,6 +24,7 @@ from edgeloop.simulator.core.ipc.core_api import UpdateEvent
 from edgeloop.simulator.core.ipc.services import OPERATIONS
 from edgeloop.simulator.core.ipc.services.base import Operation
 from edgeloop.simulator.core.ipc.wire import HeaderType, MessageType
+
 from tests.kits.ipc_harness import CoreHarness, pubsub_policy
 
 SUBSCRIBER = r"""
