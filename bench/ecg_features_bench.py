@@ -2,7 +2,7 @@
 
   python bench/ecg_features_bench.py [--repeats 7] [--baseline-commit 527c895]
 
-Windows: the 14 simulated 60 s, 250 Hz windows of tests/ecg/data/features_reference.npz (sinus
+Windows: the 14 simulated 60 s, 250 Hz windows of tests/components/ecg_prefilter/data/features_reference.npz (sinus
 35-175 bpm, AF, PVCs, bigeminy, every artifact, a rhythm change, a lead coming off).
 Measured in the same run, best of --repeats passes (the machine is shared; the best pass is the
 least disturbed one):
@@ -44,7 +44,7 @@ from edgeloop.components.ecg_prefilter.spectral import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURE = ROOT / "tests" / "ecg" / "data" / "features_reference.npz"
+FIXTURE = ROOT / "tests" / "components" / "ecg_prefilter" / "data" / "features_reference.npz"
 MODULES = ("filters", "qrs", "rhythm", "spectral", "quality", "features")
 FS = 250.0
 WINDOWS_PER_S_1000 = 1000 / 60.0

@@ -1,7 +1,9 @@
-"""Fixtures every test folder shares (helpers in tests/brokers.py and tests/corekit.py).
+"""Fixtures more than one test folder uses; the helpers behind them are in tests/kits/.
 
-The core fixtures run `edgeloop core start` as a real subprocess (see corekit); tests/core tests the
-core itself with them, tests/components tests edgeloop's components deployed to it.
+The tests mirror the source: tests/<area>/... tests <area>/... (tests/edgeloop/ the component SDK and
+the demo). The core fixtures run `edgeloop core start` as a real subprocess (see tests/kits/core.py);
+tests/simulator/core tests the core itself with them, tests/components tests edgeloop's components
+deployed to it. Session fixtures train their model once per session (once per xdist worker).
 """
 
 from __future__ import annotations
@@ -13,8 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from brokers import Mosquitto, free_port
-from corekit import ComponentKit, RunningCore, start_core
+from tests.kits.brokers import Mosquitto, free_port
+from tests.kits.core import ComponentKit, RunningCore, start_core
+from tests.kits.ecg import TinyModel, train_tiny_model
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `long` first: the parallel workers then share the rest while they run, and the
+    suite ends when its longest test does instead of a minute after it started late."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 @pytest.fixture
@@ -60,3 +69,9 @@ def core_factory(short_tmp: Path):
 @pytest.fixture
 def core(core_factory) -> RunningCore:
     return core_factory()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+    """The validated small ECG screener of the classifier and cloud ECG tests (see tests/kits/ecg.py)."""
+    return train_tiny_model(tmp_path_factory.mktemp("ecg-model"))

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from corekit import wait_for
+from paho.mqtt.enums import CallbackAPIVersion
+
 from edgeloop.cloud.ingest import TelemetryIngest
 from edgeloop.cloud.lake import COLUMNS, Lake
-from paho.mqtt.enums import CallbackAPIVersion
+from tests.kits.core import wait_for
 
 
 def sample(plant: str, seq: int, timestamp: str, **change) -> dict:

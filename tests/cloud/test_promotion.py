@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from corekit import start_core
+
 from edgeloop.cloud.home import CloudHome
 from edgeloop.cloud.promotion import COMPONENT, Promoter, PromotionLog, next_version
 from edgeloop.cloud.registry import APPROVED, PENDING, REJECTED, LocalRegistry
 from edgeloop.components.digital_twin.model import PowerModel
+from tests.kits.core import start_core
 
 
 @pytest.fixture
