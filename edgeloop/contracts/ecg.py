@@ -38,7 +38,7 @@ from typing import Any, TypeGuard
 import numpy as np
 import orjson
 
-from edgeloop.contracts.errors import ChunkError, EventError, WindowFormatError
+from edgeloop.contracts.errors import ChunkError, EventError, WindowFormatError, json_object
 
 from .topics import topic_filter, topic_levels
 
@@ -151,13 +151,7 @@ def parse_chunk(topic: str, payload: Any, expected_fs: float | None = None,
             payload = payload.decode("utf-8")
         except UnicodeDecodeError:
             raise ChunkError("payload", "not UTF-8 text") from None
-    if isinstance(payload, str):
-        try:
-            payload = json.loads(payload)
-        except ValueError as exc:
-            raise ChunkError("payload", f"not JSON ({exc.args[0][:60]})") from None
-    if not isinstance(payload, dict):
-        raise ChunkError("payload", f"expected a JSON object, got {type(payload).__name__}")
+    payload = json_object(payload, ChunkError, "payload")
     topic_device = device_of(topic)
     device_id = payload.get("device_id")
     if not valid_device_id(device_id):
@@ -268,13 +262,7 @@ class ForwardedWindow:
 
 def parse_window(payload: Any) -> ForwardedWindow:
     """Decode and check a window message; raises WindowFormatError naming what is wrong."""
-    if isinstance(payload, (bytes, bytearray, str)):
-        try:
-            payload = json.loads(payload)
-        except ValueError as exc:
-            raise WindowFormatError("payload", f"not JSON ({exc})") from None
-    if not isinstance(payload, dict):
-        raise WindowFormatError("payload", f"expected a JSON object, got {type(payload).__name__}")
+    payload = json_object(payload, WindowFormatError, "payload")
     if payload.get("schema") != SCHEMA_VERSION:
         raise WindowFormatError("schema", f"{payload.get('schema')!r}: this reader knows {SCHEMA_VERSION}")
     try:

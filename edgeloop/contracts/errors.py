@@ -22,15 +22,15 @@ class ContractError(ValueError):
         super().__init__(f"{field}: {problem}")
 
 
-def json_object(payload: Any, error: type[ContractError]) -> Mapping[str, Any]:
-    """A body as a JSON object (bytes and text are parsed); `error("message", ...)` if it is not one."""
+def json_object(payload: Any, error: type[ContractError], field: str = "message") -> Mapping[str, Any]:
+    """A body as a JSON object (bytes and text are parsed); `error(field, ...)` if it is not one."""
     if isinstance(payload, (bytes, bytearray, str)):
         try:
             payload = json.loads(payload)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise error("message", f"not JSON: {exc}", "bad JSON") from None
+            raise error(field, f"not JSON: {exc}", "bad JSON") from None
     if not isinstance(payload, Mapping):
-        raise error("message", f"expected a JSON object, got {type(payload).__name__}", "bad JSON")
+        raise error(field, f"expected a JSON object, got {type(payload).__name__}", "bad JSON")
     return payload
 
 
