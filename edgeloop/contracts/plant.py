@@ -133,6 +133,16 @@ def plant_of(topic: str, template: str = TELEMETRY_TOPIC) -> str:
     return check_plant_id(levels["plant_id"])
 
 
+def _plant_body(topic: str, template: str, payload: Any, *, names_plant: bool) -> tuple[str, Mapping[str, Any]]:
+    """(plant id from the topic, the JSON body); the body's plant_id must be the topic's, and must be
+    there when `names_plant` (the gateway's messages name it; devices may leave it out)."""
+    plant_id = plant_of(topic, template)
+    body = json_object(payload, TelemetryError)
+    if (names_plant or "plant_id" in body) and body.get("plant_id") != plant_id:
+        raise TelemetryError("plant_id", f"{body.get('plant_id')!r} does not match the topic's {plant_id!r}")
+    return plant_id, body
+
+
 # -- telemetry -------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -166,11 +176,7 @@ def parse_telemetry(topic: str, payload: Any, known: Collection[str] | None = No
     Fields are checked in the order plant_id, flow, pressure, power, config, timestamp, seq; the
     first problem raises TelemetryError naming its field.
     """
-    plant_id = plant_of(topic)
-    body = json_object(payload, TelemetryError)
-    if "plant_id" in body and body["plant_id"] != plant_id:
-        raise TelemetryError("plant_id", f"{body['plant_id']!r} does not match the topic's {plant_id!r}",
-                             "bad plant_id")
+    plant_id, body = _plant_body(topic, TELEMETRY_TOPIC, payload, names_plant=False)
     flow, pressure, power = (check_reading(name, _required(body, name)) for name in READINGS)
     config = check_config(_required(body, "config"), known)
     timestamp = parse_timestamp(_required(body, "timestamp"))
@@ -230,10 +236,7 @@ class Recommendation:
 
 def parse_recommendation(topic: str, payload: Any) -> Recommendation:
     """Validate one `dt/compressor/<plant_id>/recommendation` message."""
-    plant_id = plant_of(topic, RECOMMENDATION_TOPIC)
-    body = json_object(payload, TelemetryError)
-    if body.get("plant_id") != plant_id:
-        raise TelemetryError("plant_id", f"{body.get('plant_id')!r} does not match the topic's {plant_id!r}")
+    plant_id, body = _plant_body(topic, RECOMMENDATION_TOPIC, payload, names_plant=True)
     power = body.get("expected_power_kw")
     if not isinstance(power, Mapping):
         raise TelemetryError("expected_power_kw", f"expected {{running, recommended}}, got {power!r}")
@@ -272,10 +275,7 @@ class LiveError:
 
 def parse_live_error(topic: str, payload: Any) -> LiveError:
     """Validate one `dt/compressor/<plant_id>/twin/error` message."""
-    plant_id = plant_of(topic, LIVE_ERROR_TOPIC)
-    body = json_object(payload, TelemetryError)
-    if body.get("plant_id") != plant_id:
-        raise TelemetryError("plant_id", f"{body.get('plant_id')!r} does not match the topic's {plant_id!r}")
+    plant_id, body = _plant_body(topic, LIVE_ERROR_TOPIC, payload, names_plant=True)
     window = body.get("window")
     if isinstance(window, bool) or not isinstance(window, int) or window < 1:
         raise TelemetryError("window", f"expected a whole number >= 1, got {window!r}")
