@@ -11,6 +11,7 @@ import json
 import queue
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -159,14 +160,26 @@ class Device:
     def __init__(self, url: str, client_id: str) -> None:
         host, port = url.split("://", 1)[1].rsplit(":", 1)
         self.received: queue.Queue = queue.Queue()
+        self._acked: set[int] = set()
+        self._acked_changed = threading.Condition()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.on_message = lambda c, u, m: self.received.put((m.topic, m.payload))
+        self.client.on_subscribe = self._on_subscribe
         self.client.connect(host, int(port))
         self.client.loop_start()
 
-    def subscribe(self, topic: str) -> None:
+    def _on_subscribe(self, client: mqtt.Client, userdata: object, mid: int, *rest: object) -> None:
+        with self._acked_changed:
+            self._acked.add(mid)
+            self._acked_changed.notify_all()
+
+    def subscribe(self, topic: str, timeout: float = 10.0) -> None:
+        """Subscribe and return once the broker has acknowledged it (messages after this arrive)."""
         result, mid = self.client.subscribe(topic, qos=1)
         assert result == mqtt.MQTT_ERR_SUCCESS
+        with self._acked_changed:
+            assert self._acked_changed.wait_for(lambda: mid in self._acked, timeout), \
+                f"the broker did not acknowledge the subscription to {topic} within {timeout:g} s"
 
     def publish(self, topic: str, payload: dict) -> None:
         self.client.publish(topic, json.dumps(payload), qos=1).wait_for_publish(10)

@@ -65,7 +65,8 @@ def test_receiver_archives_windows_fans_out_alerts_and_survives_bad_messages(mos
         publish(gateway, "wearable-0002", "summary", {"device_id": "wearable-0002", "windows": 5})  # no schema
         publish(gateway, "wearable-0002", "window", second)                 # still receiving after all that
         wait_for(lambda: receiver.stats()["windows_stored"] == 2 and receiver.stats()["rejected"] == 5
-                 and receiver.stats()["duplicates"] == 1 and receiver.stats()["errors"] == 1, timeout=15,
+                 and receiver.stats()["duplicates"] == 1 and receiver.stats()["errors"] == 1,
+                 timeout=60,   # the first window waits for the render worker: a fresh interpreter at nice 15
                  what=f"2 windows, 1 duplicate, 5 rejects (have {receiver.stats()})")
         stats = receiver.stats()
         assert stats["rejects"] == {"window: not JSON": 1, "window: device mismatch": 1, "window: bad field": 1,

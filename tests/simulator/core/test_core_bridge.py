@@ -50,8 +50,15 @@ def test_device_to_component_to_cloud_and_back(core_factory, kit: ComponentKit, 
     try:
         cloud_side.subscribe("up/#")
         device.subscribe("cmd/#")
-        device.publish("dt/sensor/7", {"bpm": 72})
-        topic, payload = cloud_side.next()
+
+        # the bridge subscribes at the broker just after it logs the mapping: publish until it relays
+        def sample_arrives() -> tuple[str, bytes] | None:
+            device.publish("dt/sensor/7", {"bpm": 72})
+            try:
+                return cloud_side.next(timeout=1.0)
+            except queue.Empty:
+                return None
+        topic, payload = wait_for(sample_arrives, timeout=20, what="a device sample to reach the cloud")
         assert topic == "up/gw-1/sensor"
         body = json.loads(payload)
         assert body["echo"] == {"bpm": 72} and body["topic"] == "dt/sensor/7" and body["thing"] == "gw-1"
